@@ -1,0 +1,68 @@
+//! Validated job settings, built once from the command line and passed
+//! explicitly to the drivers (`count`, `master`, `run`).
+
+use std::path::PathBuf;
+
+use crate::tokenize::Tokenizer;
+
+/// The default output file, in the current directory.
+pub const DEFAULT_OUTPUT: &str = "resultats.txt";
+/// The default split size: large enough that per-split overhead vanishes,
+/// small enough that every core gets several splits of a big file.
+pub const DEFAULT_SPLIT_SIZE: u64 = 8 << 20;
+
+/// What a job counts and where its result goes.
+#[derive(Clone, Debug)]
+pub struct JobConfig {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub tokenizer: Tokenizer,
+    /// Largest split in bytes (the unit of parallel work).
+    pub split_size: u64,
+    /// Compute threads per node, when set.
+    pub threads: Option<usize>,
+    /// Show the live progress line (when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Parses a byte size: a number with an optional `K`, `M` or `G` suffix
+/// (binary multiples), e.g. `64K`, `8M`, `1G`, `4096`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 30),
+        _ => (text, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 4096, 64K, 8M or 1G"))?;
+    if n == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// The number of cores, the default for thread counts and `run`'s workers.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("8m"), Ok(8 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! `wordfreq count`: the whole job in one process, without a network — the
+//! single-machine baseline (T1 of the Amdahl experiments). It reuses the
+//! tokenizer, counting table, result order and output of the engine: splits
+//! are counted in parallel on a rayon pool, the tables merged, the entries
+//! sorted and written.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::config::JobConfig;
+use crate::counts::WordCounts;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
+use crate::output::Output;
+use crate::phase::Phase;
+use crate::phase::shuffle1::{Source, count_split};
+use crate::phase::sort_output::CHUNK_BYTES;
+use crate::progress::Progress;
+
+/// Counts the job's inputs on `threads` threads and writes the result.
+pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
+    let clock = Instant::now();
+    let mut phases = Vec::new();
+    let mut lap = |phase: Phase, start: f64, records: u64, distinct: u64| {
+        let end = clock.elapsed().as_secs_f64();
+        phases.push(PhaseMetrics {
+            phase: phase.name(),
+            start_s: start,
+            end_s: end,
+            wall_s: end - start,
+            master_bytes_sent: 0,
+            master_bytes_received: 0,
+            nodes: vec![NodeMetrics {
+                rank: 0,
+                busy_s: end - start,
+                bytes_sent: 0,
+                bytes_received: 0,
+                records_sent: records,
+                records_received: 0,
+                words_sent: 0,
+                words_received: 0,
+                distinct,
+            }],
+            shares: None,
+        });
+        end
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
+
+    let files = input::resolve(&job.inputs)?;
+    let mut output = Output::create(&job.output)?;
+    let total_bytes: u64 = files.iter().map(|f| f.len).sum();
+    let sources = files
+        .iter()
+        .map(|file| {
+            Ok(Source {
+                file: file.clone(),
+                data: input::map(file)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let splits = input::assign(&files, 1, job.split_size).remove(0);
+    let t = lap(Phase::Init, 0.0, 0, 0);
+
+    let progress = Progress::new(job.progress, total_bytes, 1);
+    progress.phase(Phase::Shuffle1, 0);
+    let table = pool.install(|| {
+        splits
+            .par_iter()
+            .try_fold(WordCounts::new, |mut table, split| {
+                count_split(&sources, split, job.tokenizer, &mut table)?;
+                progress.tokenized(split.len());
+                Ok::<_, Error>(table)
+            })
+            .try_reduce(WordCounts::new, |a, b| {
+                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+                big.merge(&small);
+                Ok(big)
+            })
+    })?;
+    progress.finish();
+    let (total_words, distinct) = (table.total(), table.len() as u64);
+    let t = lap(Phase::Shuffle1, t, total_words, distinct);
+
+    let mut entries = table.into_entries();
+    pool.install(|| entries.sort());
+    for chunk in entries.lines(CHUNK_BYTES) {
+        output.write(&chunk)?;
+    }
+    output.commit()?;
+    lap(Phase::SortOutput, t, distinct, distinct);
+
+    Ok(JobMetrics {
+        version: env!("CARGO_PKG_VERSION"),
+        command: "count",
+        job_id: 0,
+        inputs: job.inputs.iter().map(|p| p.display().to_string()).collect(),
+        files: files.len(),
+        total_bytes,
+        workers: 1,
+        worker_addrs: Vec::new(),
+        threads: Some(threads),
+        tokenizer: job.tokenizer.name(),
+        split_size: job.split_size,
+        total_words,
+        distinct_words: distinct,
+        output: job.output.display().to_string(),
+        wall_s: clock.elapsed().as_secs_f64(),
+        phases,
+    })
+}

@@ -1,0 +1,252 @@
+//! The `wordfreq` command line (clap): parses arguments into a `JobConfig`,
+//! calls a driver, prints the metrics table or the one error line, and picks
+//! the exit code (0 success, 1 failure, 2 bad arguments).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
+use wordfreq::metrics::JobMetrics;
+use wordfreq::tokenize::Tokenizer;
+use wordfreq::{Error, Result, count, master, run, worker};
+
+/// Count the words of large text collections and write them sorted by
+/// frequency, on one machine or across many.
+#[derive(Parser, Debug)]
+#[command(name = "wordfreq", version, propagate_version = true)]
+#[command(after_help = "Examples:
+  wordfreq run corpus/                      count on local worker processes, one per core
+  wordfreq count -t 1 big.txt               one process, one thread (the baseline)
+  wordfreq worker --listen 0.0.0.0:7000     serve jobs on every lab machine...
+  wordfreq master --workers lab1:7000,lab2:7000 /shared/corpus   ...and run one from here
+
+The result (default resultats.txt) has one `WORD COUNT` line per distinct word,
+count descending, then word ascending by bytes.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a job on N local worker processes plus a master (the embedded default).
+    Run {
+        /// Number of local worker processes [default: one per core].
+        #[arg(short, long, value_name = "N")]
+        workers: Option<usize>,
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Count in this one process, without a network (the single-machine baseline).
+    Count {
+        /// Compute threads [default: one per core].
+        #[arg(short, long, value_name = "T")]
+        threads: Option<usize>,
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Run a job on workers already listening elsewhere.
+    ///
+    /// Input paths must be readable at the same path on every worker (a shared
+    /// filesystem in a lab; trivially true on one machine).
+    Master {
+        /// Worker addresses in rank order, comma separated (HOST:PORT,...).
+        #[arg(
+            long,
+            value_name = "ADDR,...",
+            value_delimiter = ',',
+            required_unless_present = "hosts"
+        )]
+        workers: Vec<String>,
+        /// A file with one worker address per line (# starts a comment).
+        #[arg(long, value_name = "FILE", conflicts_with = "workers")]
+        hosts: Option<PathBuf>,
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Serve jobs as a worker, one after another, until killed.
+    ///
+    /// Prints `listening on HOST:PORT` on stdout once ready; with port 0 the
+    /// system picks a free port.
+    Worker {
+        /// Address to listen on, e.g. 0.0.0.0:7000 or 127.0.0.1:0.
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// Compute threads [default: one per core].
+        #[arg(short, long, value_name = "T")]
+        threads: Option<usize>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct JobArgs {
+    /// Files or directories to count (a directory means every file below it).
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// Where to write the result; replaced only when the job succeeds.
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_OUTPUT)]
+    output: PathBuf,
+    /// How bytes become words.
+    #[arg(long, value_enum, default_value_t = Tokenizer::WhitespaceLower)]
+    tokenizer: Tokenizer,
+    /// Write per-phase, per-node metrics as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// Largest unit of parallel work, in bytes (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = config::parse_size)]
+    split_size: u64,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+struct LogArgs {
+    /// Print nothing but errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more (-v info, -vv debug, -vvv trace); RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+impl LogArgs {
+    fn init(&self) {
+        let level = match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, 2) => "debug",
+            _ => "trace",
+        };
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(format!("wordfreq={level}")));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+    }
+
+    /// The same verbosity, for child processes.
+    fn flags(&self) -> Vec<&'static str> {
+        match (self.quiet, self.verbose) {
+            (false, 1) => vec!["-v"],
+            (false, 2) => vec!["-vv"],
+            (false, n) if n > 2 => vec!["-vvv"],
+            _ => vec!["-q"],
+        }
+    }
+}
+
+impl JobArgs {
+    fn config(&self, threads: Option<usize>) -> JobConfig {
+        JobConfig {
+            inputs: self.paths.clone(),
+            output: self.output.clone(),
+            tokenizer: self.tokenizer,
+            split_size: self.split_size,
+            threads,
+            progress: !self.log.quiet,
+        }
+    }
+
+    /// Prints the table and writes the metrics file after a successful job.
+    fn report(&self, metrics: &JobMetrics) -> Result<()> {
+        if let Some(path) = &self.metrics {
+            metrics.write_json(path)?;
+        }
+        if !self.log.quiet {
+            eprint!("{}", metrics.table());
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wordfreq: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn positive(name: &str, n: Option<usize>) -> Result<usize> {
+    match n {
+        Some(0) => Err(Error::Usage(format!("{name} must be at least 1"))),
+        Some(n) => Ok(n),
+        None => Ok(config::cores()),
+    }
+}
+
+fn execute(command: Command) -> Result<()> {
+    match command {
+        Command::Worker {
+            listen,
+            threads,
+            log,
+        } => {
+            log.init();
+            worker::serve(&listen, positive("--threads", threads)?)
+        }
+        Command::Count { threads, job } => {
+            job.log.init();
+            let threads = positive("--threads", threads)?;
+            let metrics = count::run_count(&job.config(Some(threads)), threads)?;
+            job.report(&metrics)
+        }
+        Command::Run { workers, job } => {
+            job.log.init();
+            let workers = positive("--workers", workers)?;
+            // Share the cores among the local workers.
+            let threads = (config::cores() / workers).max(1);
+            let metrics = run::run_local(
+                workers,
+                threads,
+                &job.config(Some(threads)),
+                &job.log.flags(),
+            )?;
+            job.report(&metrics)
+        }
+        Command::Master {
+            workers,
+            hosts,
+            job,
+        } => {
+            job.log.init();
+            let workers = match hosts {
+                Some(file) => read_hosts(&file)?,
+                None => workers,
+            };
+            let metrics = master::run_job(&workers, &job.config(None), "master")?;
+            job.report(&metrics)
+        }
+    }
+}
+
+/// Worker addresses from a hosts file: one per line, blank lines and
+/// `#` comments ignored.
+fn read_hosts(path: &PathBuf) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read hosts file {}: {e}", path.display())))?;
+    let hosts: Vec<String> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if hosts.is_empty() {
+        return Err(Error::Usage(format!(
+            "hosts file {} lists no worker",
+            path.display()
+        )));
+    }
+    Ok(hosts)
+}

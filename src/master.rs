@@ -1,0 +1,645 @@
+//! The master: runs one job over a set of workers. It walks the six phases in
+//! order, holds the barrier at the end of each (every worker must report
+//! `PhaseDone`), checks conservation there, writes the output in rank order,
+//! and closes every link gracefully. The first error — a worker lost or
+//! failing, a broken frame, a failed check — aborts the job on every worker
+//! and leaves no output behind.
+
+use std::collections::{HashMap, HashSet};
+use std::net::ToSocketAddrs;
+use std::time::{Duration, Instant};
+
+use rkyv::util::AlignedVec;
+
+use crate::config::JobConfig;
+use crate::error::{Error, Result};
+use crate::histogram::Histogram;
+use crate::input;
+use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
+use crate::net::{Closed, NetEvent, Reactor, Token};
+use crate::output::Output;
+use crate::phase::redistribute::{Plan, SampleSet};
+use crate::phase::{Phase, init, local_count, sort_output};
+use crate::progress::Progress;
+use crate::wire::hello::NO_RANK;
+use crate::wire::message::{self, NodeStats};
+use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
+
+/// How long workers have to answer the master's connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the workers have to build their mesh and map their inputs.
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long closing links may take after the output is committed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one job on the workers at `workers` (one address each, by rank).
+pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Result<JobMetrics> {
+    if workers.is_empty() {
+        return Err(Error::Usage("no workers given".into()));
+    }
+    let mut seen = HashSet::new();
+    if let Some(twice) = workers.iter().find(|w| !seen.insert(w.as_str())) {
+        return Err(Error::Usage(format!("worker {twice} is listed twice")));
+    }
+    let clock = Instant::now();
+    let files = input::resolve(&job.inputs)?;
+    let output = Output::create(&job.output)?;
+    let total_bytes: u64 = files.iter().map(|f| f.len).sum();
+    let reactor = Reactor::new(None).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let mut master = Master {
+        reactor,
+        links: Vec::new(),
+        by_token: HashMap::new(),
+        events: Vec::new(),
+        phase: Phase::Init,
+        job_id: job_id(),
+        progress: Progress::new(job.progress, total_bytes, workers.len()),
+        output: Some(output),
+        pulling: 0,
+        lines_written: 0,
+        clock,
+        phases: Vec::new(),
+        phase_start: (0.0, (0, 0)),
+        closing: false,
+    };
+    let result = master.run(workers, &files, job);
+    master.progress.finish();
+    let (total_words, distinct_words) = match result {
+        Ok(totals) => totals,
+        Err(error) => {
+            master.abort(&error);
+            return Err(error);
+        }
+    };
+    Ok(JobMetrics {
+        version: env!("CARGO_PKG_VERSION"),
+        command,
+        job_id: master.job_id,
+        inputs: job.inputs.iter().map(|p| p.display().to_string()).collect(),
+        files: files.len(),
+        total_bytes,
+        workers: workers.len(),
+        worker_addrs: workers.to_vec(),
+        threads: job.threads,
+        tokenizer: job.tokenizer.name(),
+        split_size: job.split_size,
+        total_words,
+        distinct_words,
+        output: job.output.display().to_string(),
+        wall_s: clock.elapsed().as_secs_f64(),
+        phases: std::mem::take(&mut master.phases),
+    })
+}
+
+/// A job id that differs between jobs (time and process mixed).
+fn job_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    crate::counts::word_hash(
+        &[
+            nanos.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    )
+}
+
+/// The master's side of one worker.
+struct Link {
+    addr: String,
+    token: Token,
+    greeted: bool,
+    /// The worker's report for the current phase.
+    done: Option<NodeStats>,
+    histogram: Option<Histogram>,
+    samples: Option<Vec<SampleSet>>,
+    open: bool,
+}
+
+struct Master {
+    reactor: Reactor,
+    links: Vec<Link>,
+    by_token: HashMap<Token, usize>,
+    events: Vec<NetEvent>,
+    phase: Phase,
+    job_id: u64,
+    progress: Progress,
+    output: Option<Output>,
+    /// Phase 6: the rank whose range is being written.
+    pulling: usize,
+    lines_written: u64,
+    clock: Instant,
+    phases: Vec<PhaseMetrics>,
+    /// The current phase's start (seconds) and the master's traffic then.
+    phase_start: (f64, (u64, u64)),
+    /// The job is complete and links are closing: EOFs are expected.
+    closing: bool,
+}
+
+impl Master {
+    /// The six phases. Returns (total words, distinct words).
+    fn run(
+        &mut self,
+        workers: &[String],
+        files: &[input::InputFile],
+        job: &JobConfig,
+    ) -> Result<(u64, u64)> {
+        // Phase 1: init.
+        self.start(Phase::Init);
+        self.connect(workers)?;
+        let plan = input::assign(files, workers.len(), job.split_size);
+        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer);
+        for (rank, spec) in specs.iter().enumerate() {
+            self.send(rank, Kind::JobSpec, spec)?;
+        }
+        self.barrier(Some(Instant::now() + INIT_TIMEOUT))?;
+
+        // Phase 2: shuffle 1.
+        self.start(Phase::Shuffle1);
+        self.begin_all(Phase::Shuffle1)?;
+        let stats = self.barrier(None)?;
+        let total_words = check_balanced(Phase::Shuffle1, &stats)?.1;
+
+        // Phase 3: local grouping.
+        self.start(Phase::LocalCount);
+        self.begin_all(Phase::LocalCount)?;
+        let stats = self.barrier(None)?;
+        let histograms: Vec<Histogram> = self
+            .links
+            .iter_mut()
+            .filter_map(|l| l.histogram.take())
+            .collect();
+        if histograms.len() != self.links.len() {
+            return Err(Error::Conservation {
+                phase: Phase::LocalCount,
+                detail: "a worker sent no histogram".into(),
+            });
+        }
+        let mut merged = Histogram::new();
+        histograms.iter().for_each(|h| merged.merge(h));
+        let distinct = merged.distinct();
+        let held: u64 = stats.iter().map(|s| s.distinct).sum();
+        if merged.occurrences() != total_words || held != distinct {
+            return Err(Error::Conservation {
+                phase: Phase::LocalCount,
+                detail: format!(
+                    "histograms hold {} words and {distinct} distinct, but shuffle 1 moved {total_words} words and workers hold {held} distinct",
+                    merged.occurrences()
+                ),
+            });
+        }
+
+        // Phase 4: balanced redistribution.
+        self.start(Phase::Redistribute);
+        let plan = Plan::new(&histograms);
+        let counts = plan.sample_counts();
+        let mut samples = Vec::new();
+        if !counts.is_empty() {
+            let request = message::SampleRequest {
+                stride: plan.stride(),
+                counts,
+            };
+            for rank in 0..self.links.len() {
+                self.send(rank, Kind::SampleRequest, &request)?;
+            }
+            self.wait(None, |m| m.links.iter().all(|l| l.samples.is_some()))?;
+            samples = self
+                .links
+                .iter_mut()
+                .map(|l| l.samples.take().unwrap_or_default())
+                .collect();
+        }
+        let cuts = plan.resolve(&samples);
+        let boundaries = message::Boundaries {
+            cuts: cuts
+                .into_iter()
+                .map(|c| message::CutSpec {
+                    count: c.count,
+                    word: c.word,
+                })
+                .collect(),
+        };
+        for rank in 0..self.links.len() {
+            self.send(rank, Kind::Boundaries, &boundaries)?;
+        }
+        let stats = self.barrier(None)?;
+        let mut shares = vec![0u64; self.links.len()];
+        for s in &stats {
+            if s.shares.len() != shares.len() {
+                return Err(Error::Conservation {
+                    phase: Phase::Redistribute,
+                    detail: "a worker sent no shares".into(),
+                });
+            }
+            shares
+                .iter_mut()
+                .zip(&s.shares)
+                .for_each(|(total, n)| *total += n);
+        }
+        if shares.iter().sum::<u64>() != distinct {
+            return Err(Error::Conservation {
+                phase: Phase::Redistribute,
+                detail: format!("shares {shares:?} do not add up to {distinct} distinct words"),
+            });
+        }
+        if let Some(p) = self.phases.last_mut() {
+            p.shares = Some(shares.clone());
+        }
+
+        // Phase 5: shuffle 2.
+        self.start(Phase::Shuffle2);
+        self.begin_all(Phase::Shuffle2)?;
+        let stats = self.barrier(None)?;
+        let (records, words) = check_balanced(Phase::Shuffle2, &stats)?;
+        let received: Vec<u64> = stats.iter().map(|s| s.records_received).collect();
+        if records != distinct || words != total_words || received != shares {
+            return Err(Error::Conservation {
+                phase: Phase::Shuffle2,
+                detail: format!(
+                    "moved {records} records ({words} words), received {received:?}; expected {distinct} ({total_words} words) as {shares:?}"
+                ),
+            });
+        }
+
+        // Phase 6: sort and output.
+        self.start(Phase::SortOutput);
+        self.begin_all(Phase::SortOutput)?;
+        self.pulling = 0;
+        self.send(0, Kind::Pull, &message::Pull { rank: 0 })?;
+        let stats = self.barrier(None)?;
+        let words: u64 = stats.iter().map(|s| s.words_sent).sum();
+        let lines: Vec<u64> = stats.iter().map(|s| s.records_sent).collect();
+        if self.lines_written != distinct || words != total_words || lines != shares {
+            return Err(Error::Conservation {
+                phase: Phase::SortOutput,
+                detail: format!(
+                    "wrote {} lines ({words} words) as {lines:?}; expected {distinct} ({total_words} words) as {shares:?}",
+                    self.lines_written
+                ),
+            });
+        }
+        if let Some(output) = self.output.take() {
+            output.commit()?;
+        }
+        self.close();
+        Ok((total_words, distinct))
+    }
+
+    /// Dials every worker and waits for each one's hello.
+    fn connect(&mut self, workers: &[String]) -> Result<()> {
+        for (rank, addr) in workers.iter().enumerate() {
+            let unreachable = |reason: String| Error::Unreachable {
+                rank,
+                addr: addr.clone(),
+                reason,
+            };
+            let resolved = addr
+                .to_socket_addrs()
+                .map_err(|e| unreachable(e.to_string()))?
+                .next()
+                .ok_or_else(|| unreachable("the address resolves to nothing".into()))?;
+            let token = self
+                .reactor
+                .connect(resolved)
+                .map_err(|e| unreachable(e.to_string()))?;
+            self.reactor.send(
+                token,
+                Hello {
+                    role: Role::Master,
+                    rank: NO_RANK,
+                    job_id: self.job_id,
+                }
+                .encode()
+                .to_vec(),
+            );
+            self.by_token.insert(token, rank);
+            self.links.push(Link {
+                addr: addr.clone(),
+                token,
+                greeted: false,
+                done: None,
+                histogram: None,
+                samples: None,
+                open: true,
+            });
+        }
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        self.wait(Some(deadline), |m| m.links.iter().all(|l| l.greeted))
+            .map_err(|e| match e {
+                Error::Usage(_) => {
+                    let silent = self.links.iter().position(|l| !l.greeted).unwrap_or(0);
+                    Error::Unreachable {
+                        rank: silent,
+                        addr: self.links[silent].addr.clone(),
+                        reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                    }
+                }
+                other => other,
+            })
+    }
+
+    fn send<T>(&mut self, rank: usize, kind: Kind, msg: &T) -> Result<()>
+    where
+        T: for<'a> rkyv::Serialize<
+                rkyv::api::high::HighSerializer<
+                    AlignedVec,
+                    rkyv::ser::allocator::ArenaHandle<'a>,
+                    rkyv::rancor::Error,
+                >,
+            >,
+    {
+        let bytes = message::encode(kind, msg)?;
+        self.reactor.send(self.links[rank].token, bytes);
+        Ok(())
+    }
+
+    fn begin_all(&mut self, phase: Phase) -> Result<()> {
+        let begin = message::Begin {
+            phase: phase.code(),
+        };
+        for rank in 0..self.links.len() {
+            self.send(rank, Kind::Begin, &begin)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes (in, out) the master has moved so far.
+    fn traffic(&self) -> (u64, u64) {
+        self.links
+            .iter()
+            .map(|l| self.reactor.traffic(l.token))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    fn start(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.phase_start = (self.clock.elapsed().as_secs_f64(), self.traffic());
+        for link in &mut self.links {
+            link.done = None;
+        }
+        self.progress.phase(phase, 0);
+        tracing::debug!("phase {phase} starts");
+    }
+
+    /// Waits until every worker has finished the current phase; records the
+    /// phase's metrics and returns the workers' reports by rank.
+    fn barrier(&mut self, deadline: Option<Instant>) -> Result<Vec<NodeStats>> {
+        self.wait(deadline, |m| m.links.iter().all(|l| l.done.is_some()))
+            .map_err(|e| match e {
+                Error::Usage(_) if deadline.is_some() => Error::Usage(format!(
+                    "the workers did not finish {} within {} s (can they reach each other?)",
+                    self.phase,
+                    INIT_TIMEOUT.as_secs()
+                )),
+                other => other,
+            })?;
+        let stats: Vec<NodeStats> = self
+            .links
+            .iter_mut()
+            .map(|l| l.done.take().unwrap_or_default())
+            .collect();
+        let end = self.clock.elapsed().as_secs_f64();
+        let (start, (in0, out0)) = self.phase_start;
+        let (in1, out1) = self.traffic();
+        self.phases.push(PhaseMetrics {
+            phase: self.phase.name(),
+            start_s: start,
+            end_s: end,
+            wall_s: end - start,
+            master_bytes_sent: out1 - out0,
+            master_bytes_received: in1 - in0,
+            nodes: stats
+                .iter()
+                .enumerate()
+                .map(|(r, s)| NodeMetrics::from_stats(r, s))
+                .collect(),
+            shares: None,
+        });
+        Ok(stats)
+    }
+
+    /// Runs the loop until `done` holds. A deadline that passes is reported
+    /// as `Error::Usage` for the caller to reword.
+    fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<()> {
+        while !done(self) {
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Usage("timed out".into()));
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            let mut events = std::mem::take(&mut self.events);
+            self.reactor
+                .poll(timeout, &mut events)
+                .map_err(|e| Error::io("the event loop failed", e))?;
+            let mut result = Ok(());
+            for event in events.drain(..) {
+                if result.is_ok() {
+                    result = self.on_event(event);
+                }
+            }
+            self.events = events;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: NetEvent) -> Result<()> {
+        let (token, rank) = match &event {
+            NetEvent::Hello(t, _) | NetEvent::Frame(t, _) | NetEvent::Closed(t, _) => {
+                match self.by_token.get(t) {
+                    Some(&rank) => (*t, rank),
+                    None => return Ok(()),
+                }
+            }
+            _ => return Ok(()),
+        };
+        let link = &mut self.links[rank];
+        match event {
+            NetEvent::Hello(_, hello) => {
+                if hello.role != Role::Peer || hello.job_id != self.job_id {
+                    return Err(Error::Protocol {
+                        peer: format!("worker {rank} ({})", link.addr),
+                        error: ProtocolError::Unexpected(Kind::JobSpec),
+                    });
+                }
+                link.greeted = true;
+                Ok(())
+            }
+            NetEvent::Frame(_, frame) => self.on_frame(rank, frame),
+            NetEvent::Closed(_, why) => {
+                link.open = false;
+                self.by_token.remove(&token);
+                match why {
+                    Closed::Eof if self.closing => Ok(()),
+                    why if !link.greeted => Err(Error::Unreachable {
+                        rank,
+                        addr: link.addr.clone(),
+                        reason: why.to_string(),
+                    }),
+                    why => Err(Error::WorkerLost {
+                        rank,
+                        addr: link.addr.clone(),
+                        phase: self.phase,
+                        reason: why.to_string(),
+                    }),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn on_frame(&mut self, rank: usize, frame: Frame) -> Result<()> {
+        let addr = self.links[rank].addr.clone();
+        let protocol = |error| Error::Protocol {
+            peer: format!("worker {rank} ({addr})"),
+            error,
+        };
+        let unexpected = protocol(ProtocolError::Unexpected(frame.kind));
+        let payload = &frame.payload;
+        match frame.kind {
+            Kind::PhaseDone => {
+                let done = message::access::<message::ArchivedPhaseDone>(frame.kind, payload)
+                    .map_err(protocol)?;
+                let link = &mut self.links[rank];
+                if done.phase != self.phase.code() || link.done.is_some() {
+                    return Err(unexpected);
+                }
+                if self.phase == Phase::SortOutput {
+                    if rank != self.pulling {
+                        return Err(unexpected);
+                    }
+                    self.pulling += 1;
+                    if self.pulling < self.links.len() {
+                        self.send(
+                            self.pulling,
+                            Kind::Pull,
+                            &message::Pull {
+                                rank: self.pulling as u32,
+                            },
+                        )?;
+                    }
+                }
+                self.links[rank].done = Some(NodeStats::from(&done.stats));
+                let finished = self.links.iter().filter(|l| l.done.is_some()).count();
+                self.progress.phase(self.phase, finished);
+            }
+            Kind::Progress => {
+                let p = message::access::<message::ArchivedProgress>(frame.kind, payload)
+                    .map_err(protocol)?;
+                self.progress.tokenized(p.bytes.to_native());
+            }
+            Kind::Histogram if self.phase == Phase::LocalCount => {
+                let h = message::access::<message::ArchivedHistogram>(frame.kind, payload)
+                    .map_err(protocol)?;
+                self.links[rank].histogram = Some(local_count::received(h));
+            }
+            Kind::Samples if self.phase == Phase::Redistribute => {
+                let s = message::access::<message::ArchivedSamples>(frame.kind, payload)
+                    .map_err(protocol)?;
+                let mut sets = Vec::with_capacity(s.groups.len());
+                for group in s.groups.iter() {
+                    let records = group.words.records().map_err(protocol)?;
+                    let (words, positions) = records.map(|(w, p)| (w.to_vec(), p)).unzip();
+                    sets.push(SampleSet {
+                        count: group.count.to_native(),
+                        words,
+                        positions,
+                    });
+                }
+                self.links[rank].samples = Some(sets);
+            }
+            Kind::RangeChunk if self.phase == Phase::SortOutput && rank == self.pulling => {
+                let chunk = message::access::<message::ArchivedRangeChunk>(frame.kind, payload)
+                    .map_err(protocol)?;
+                self.lines_written += sort_output::lines_in(&chunk.text);
+                if let Some(output) = self.output.as_mut() {
+                    output.write(&chunk.text)?;
+                }
+            }
+            Kind::Abort => {
+                let abort = message::access::<message::ArchivedAbort>(frame.kind, payload)
+                    .map_err(protocol)?;
+                return Err(Error::WorkerFailed {
+                    rank,
+                    addr,
+                    phase: self.phase,
+                    reason: abort.reason.as_str().to_string(),
+                });
+            }
+            _ => return Err(unexpected),
+        }
+        Ok(())
+    }
+
+    /// After success: tells every worker the job is over and waits (briefly)
+    /// for each to close its side.
+    fn close(&mut self) {
+        self.closing = true;
+        let finish = message::Finish {
+            job_id: self.job_id,
+        };
+        for rank in 0..self.links.len() {
+            let _ = self.send(rank, Kind::Finish, &finish);
+        }
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        if self
+            .wait(Some(deadline), |m| m.links.iter().all(|l| !l.open))
+            .is_err()
+        {
+            tracing::debug!("some workers did not close their links in time");
+        }
+        for link in &self.links {
+            self.reactor.close(link.token);
+        }
+    }
+
+    /// After failure: tells every worker still linked to drop the job.
+    fn abort(&mut self, error: &Error) {
+        self.closing = true;
+        let abort = message::Abort {
+            reason: error.to_string(),
+        };
+        for rank in 0..self.links.len() {
+            if self.links[rank].open && self.links[rank].greeted {
+                let _ = self.send(rank, Kind::Abort, &abort);
+                self.reactor.close_gracefully(self.links[rank].token);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut events = Vec::new();
+        while self.reactor.connections() > 0 && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.reactor.poll(Some(left), &mut events).is_err() {
+                break;
+            }
+            events.clear();
+        }
+        self.output = None;
+    }
+}
+
+/// Checks that a shuffle delivered what it sent; returns (records, words).
+fn check_balanced(phase: Phase, stats: &[NodeStats]) -> Result<(u64, u64)> {
+    let sent = stats
+        .iter()
+        .fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
+    let received = stats.iter().fold((0, 0), |a, s| {
+        (a.0 + s.records_received, a.1 + s.words_received)
+    });
+    if sent != received {
+        return Err(Error::Conservation {
+            phase,
+            detail: format!(
+                "workers sent {} records ({} words) but received {} records ({} words)",
+                sent.0, sent.1, received.0, received.1
+            ),
+        });
+    }
+    Ok(sent)
+}

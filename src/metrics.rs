@@ -1,0 +1,172 @@
+//! Job metrics (DESIGN §5): for every phase, the master's wall clock and each
+//! node's busy time, bytes and records sent and received; the phase-4 shares;
+//! the job's parameters. Printed as a short table on stderr and written as
+//! JSON with `--metrics FILE`; the Amdahl scripts and benches read the JSON.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::wire::message::NodeStats;
+
+/// Everything measured about one job.
+#[derive(Debug, Serialize)]
+pub struct JobMetrics {
+    pub version: &'static str,
+    /// `master`, `run` or `count`.
+    pub command: &'static str,
+    pub job_id: u64,
+    pub inputs: Vec<String>,
+    pub files: usize,
+    pub total_bytes: u64,
+    pub workers: usize,
+    pub worker_addrs: Vec<String>,
+    /// Compute threads per node (`count --threads`, or each worker's pool).
+    pub threads: Option<usize>,
+    pub tokenizer: &'static str,
+    pub split_size: u64,
+    pub total_words: u64,
+    pub distinct_words: u64,
+    pub output: String,
+    /// Seconds from the job's start to the output's commit.
+    pub wall_s: f64,
+    pub phases: Vec<PhaseMetrics>,
+}
+
+/// One phase: the master's clock and every node's figures.
+#[derive(Debug, Serialize)]
+pub struct PhaseMetrics {
+    pub phase: &'static str,
+    /// Seconds since the job's start, on the master's monotonic clock.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub wall_s: f64,
+    pub master_bytes_sent: u64,
+    pub master_bytes_received: u64,
+    pub nodes: Vec<NodeMetrics>,
+    /// Phase 4 only: distinct words each rank will own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<Vec<u64>>,
+}
+
+/// One worker's figures for one phase.
+#[derive(Debug, Serialize)]
+pub struct NodeMetrics {
+    pub rank: usize,
+    pub busy_s: f64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub records_sent: u64,
+    pub records_received: u64,
+    pub words_sent: u64,
+    pub words_received: u64,
+    pub distinct: u64,
+}
+
+impl NodeMetrics {
+    /// A worker's report, as metrics.
+    pub fn from_stats(rank: usize, s: &NodeStats) -> Self {
+        NodeMetrics {
+            rank,
+            busy_s: s.busy_us as f64 / 1e6,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            records_sent: s.records_sent,
+            records_received: s.records_received,
+            words_sent: s.words_sent,
+            words_received: s.words_received,
+            distinct: s.distinct,
+        }
+    }
+}
+
+impl JobMetrics {
+    /// Writes the metrics as pretty JSON.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let fail = |source| Error::Io {
+            context: format!("cannot write metrics to {}", path.display()),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(self).map_err(|e| fail(e.into()))?;
+        let mut file = std::fs::File::create(path).map_err(fail)?;
+        file.write_all(&json)
+            .and_then(|()| file.write_all(b"\n"))
+            .map_err(fail)
+    }
+
+    /// The per-phase table printed at the end of a job.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "{:<13} {:>9} {:>6} {:>11} {:>11} {:>10}\n",
+            "phase", "wall s", "%", "records", "bytes", "max busy s"
+        ));
+        for p in &self.phases {
+            let records: u64 = p.nodes.iter().map(|n| n.records_sent).sum();
+            let bytes: u64 =
+                p.nodes.iter().map(|n| n.bytes_sent).sum::<u64>() + p.master_bytes_sent;
+            let busy = p.nodes.iter().map(|n| n.busy_s).fold(0.0, f64::max);
+            let share = if self.wall_s > 0.0 {
+                100.0 * p.wall_s / self.wall_s
+            } else {
+                0.0
+            };
+            out.push_str(&format!(
+                "{:<13} {:>9.4} {:>6.1} {:>11} {:>11} {:>10.4}\n",
+                p.phase,
+                p.wall_s,
+                share,
+                records,
+                human_bytes(bytes),
+                busy
+            ));
+        }
+        let rate = if self.wall_s > 0.0 {
+            self.total_bytes as f64 / self.wall_s
+        } else {
+            0.0
+        };
+        out.push_str(&format!(
+            "{} words, {} distinct, {} in {:.3} s ({}/s), {} worker{} → {}\n",
+            self.total_words,
+            self.distinct_words,
+            human_bytes(self.total_bytes),
+            self.wall_s,
+            human_bytes(rate as u64),
+            self.workers,
+            if self.workers == 1 { "" } else { "s" },
+            self.output
+        ));
+        out
+    }
+}
+
+/// Bytes with a binary unit, for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(4_303_552), "4.1 MiB");
+    }
+}

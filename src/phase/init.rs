@@ -1,0 +1,139 @@
+//! Phase 1, init. The master cuts the inputs into splits, balances them
+//! across workers by bytes and sends each worker a job spec: job id,
+//! tokenizer, the peer list (rank → address) and its splits. A worker checks
+//! the spec, maps the files its splits touch, and then builds the mesh (see
+//! `net::mesh`); the phase ends when every worker is linked to every other.
+
+use std::ffi::OsStr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::counts::hash_fingerprint;
+use crate::error::{Error, Result};
+use crate::input::{self, InputFile, Split};
+use crate::phase::shuffle1::Source;
+use crate::tokenize::Tokenizer;
+use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
+
+/// Master side: one spec per worker. Every worker is told about every file
+/// and only its own splits.
+pub fn job_specs(
+    job_id: u64,
+    files: &[InputFile],
+    plan: &[Vec<Split>],
+    peers: &[String],
+    tokenizer: Tokenizer,
+) -> Vec<JobSpec> {
+    let file_specs: Vec<FileSpec> = files
+        .iter()
+        .map(|f| FileSpec {
+            path: f.path.as_os_str().as_bytes().to_vec(),
+            len: f.len,
+        })
+        .collect();
+    plan.iter()
+        .enumerate()
+        .map(|(rank, splits)| JobSpec {
+            job_id,
+            rank: rank as u32,
+            peers: peers.to_vec(),
+            tokenizer: tokenizer.code(),
+            hash_fingerprint: hash_fingerprint(),
+            files: file_specs.clone(),
+            splits: splits
+                .iter()
+                .map(|s| SplitSpec {
+                    file: s.file,
+                    start: s.start,
+                    end: s.end,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A worker's part of a job, ready to run.
+#[derive(Debug)]
+pub struct Setup {
+    pub job_id: u64,
+    pub rank: usize,
+    pub peers: Vec<SocketAddr>,
+    pub tokenizer: Tokenizer,
+    /// The mapped files this worker's splits touch.
+    pub sources: Vec<Source>,
+    /// This worker's splits, indexing `sources`.
+    pub splits: Vec<Split>,
+}
+
+/// Worker side: checks a spec and maps the files it names.
+pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
+    let bad = |what: String| Error::Usage(format!("invalid job spec: {what}"));
+    if spec.hash_fingerprint.to_native() != hash_fingerprint() {
+        return Err(Error::Usage(
+            "this worker hashes words differently from the master; run the same wordfreq build on every node".into(),
+        ));
+    }
+    let rank = spec.rank.to_native() as usize;
+    if rank >= spec.peers.len() {
+        return Err(bad(format!("rank {rank} of {} workers", spec.peers.len())));
+    }
+    let tokenizer = Tokenizer::from_code(spec.tokenizer)
+        .ok_or_else(|| bad(format!("unknown tokenizer {}", spec.tokenizer)))?;
+    let mut peers = Vec::with_capacity(spec.peers.len());
+    for addr in spec.peers.iter() {
+        let resolved = addr
+            .as_str()
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| {
+                Error::Usage(format!("cannot resolve peer address {}", addr.as_str()))
+            })?;
+        peers.push(resolved);
+    }
+    // Map only the files this worker's splits touch, renumbered in order.
+    let mut local = vec![None; spec.files.len()];
+    let mut sources: Vec<Source> = Vec::new();
+    let mut splits = Vec::with_capacity(spec.splits.len());
+    for s in spec.splits.iter() {
+        let index = s.file.to_native() as usize;
+        let file = spec
+            .files
+            .get(index)
+            .ok_or_else(|| bad(format!("split names file {index}")))?;
+        let (start, end) = (s.start.to_native(), s.end.to_native());
+        if start > end || end > file.len.to_native() {
+            return Err(bad(format!(
+                "split {start}..{end} of a {}-byte file",
+                file.len
+            )));
+        }
+        let mapped = match local[index] {
+            Some(i) => i,
+            None => {
+                let file = InputFile {
+                    path: PathBuf::from(OsStr::from_bytes(file.path.as_slice())),
+                    len: file.len.to_native(),
+                };
+                let data = input::map(&file)?;
+                sources.push(Source { file, data });
+                local[index] = Some(sources.len() - 1);
+                sources.len() - 1
+            }
+        };
+        splits.push(Split {
+            file: mapped as u32,
+            start,
+            end,
+        });
+    }
+    Ok(Setup {
+        job_id: spec.job_id.to_native(),
+        rank,
+        peers,
+        tokenizer,
+        sources,
+        splits,
+    })
+}

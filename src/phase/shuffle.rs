@@ -1,0 +1,327 @@
+//! What the two shuffles share: on the sending side, one batch builder per
+//! destination that emits a bounded batch whenever it fills (`Partitioner`
+//! into a `Sink`); on the receiving side, the merger that takes every batch
+//! addressed to this worker, validates it, absorbs its records and checks
+//! each sender's end-of-stream totals against what actually arrived.
+//!
+//! Shuffle 1 absorbs into a `WordCounts` (adding counts); shuffle 2 into an
+//! `Entries` list (every word arrives exactly once).
+
+use std::sync::mpsc::Receiver;
+
+use rkyv::util::AlignedVec;
+
+use crate::counts::WordCounts;
+use crate::entries::Entries;
+use crate::error::{Error, Result};
+use crate::phase::Phase;
+use crate::wire::message::{self, ArchivedEndOfStream, ArchivedWordBatch, WordBatch};
+use crate::wire::{Kind, ProtocolError};
+
+/// About how many bytes a batch carries before it is sent.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Where finished batches go. Implemented by the worker (to peers over the
+/// event loop, to itself through the merger) and by tests.
+pub trait Sink: Sync {
+    /// Delivers one batch to rank `dest`, waiting while the way is full.
+    fn send_batch(&self, dest: usize, batch: WordBatch) -> Result<()>;
+
+    /// Reports input bytes tokenized (for progress); optional.
+    fn progress(&self, _bytes: u64) {}
+}
+
+/// One batch builder per destination.
+#[derive(Debug)]
+pub struct Partitioner {
+    builders: Vec<WordBatch>,
+}
+
+impl Partitioner {
+    /// Builders for `workers` destinations.
+    pub fn new(workers: usize) -> Self {
+        Partitioner {
+            builders: (0..workers).map(|_| WordBatch::default()).collect(),
+        }
+    }
+
+    /// Adds a record for `dest`, sending its batch when full.
+    #[inline]
+    pub fn push(&mut self, dest: usize, word: &[u8], count: u64, sink: &impl Sink) -> Result<()> {
+        let builder = &mut self.builders[dest];
+        builder.push(word, count);
+        if builder.wire_bytes() >= BATCH_BYTES {
+            let full = std::mem::take(builder);
+            sink.send_batch(dest, full)?;
+        }
+        Ok(())
+    }
+
+    /// Sends every partly filled batch.
+    pub fn flush(&mut self, sink: &impl Sink) -> Result<()> {
+        for (dest, builder) in self.builders.iter_mut().enumerate() {
+            if !builder.is_empty() {
+                sink.send_batch(dest, std::mem::take(builder))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A receiving table: what the merger absorbs records into.
+pub trait Absorb: Send {
+    fn absorb(&mut self, word: &[u8], count: u64);
+}
+
+impl Absorb for WordCounts {
+    #[inline]
+    fn absorb(&mut self, word: &[u8], count: u64) {
+        self.add(word, count);
+    }
+}
+
+impl Absorb for Entries {
+    #[inline]
+    fn absorb(&mut self, word: &[u8], count: u64) {
+        self.push(word, count);
+    }
+}
+
+/// What reaches the merger of one shuffle.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A `WordBatch` frame's payload from a peer, not yet validated.
+    Batch { from: usize, payload: AlignedVec },
+    /// An `EndOfStream` frame's payload from a peer, not yet validated.
+    End { from: usize, payload: AlignedVec },
+    /// A batch this worker routed to itself.
+    Local(WordBatch),
+    /// This worker has routed everything; totals of what it routed to itself.
+    LocalEnd { records: u64, words: u64 },
+}
+
+/// What one shuffle delivered to this worker.
+#[derive(Debug)]
+pub struct Received<T> {
+    pub table: T,
+    pub records: u64,
+    pub words: u64,
+}
+
+/// Absorbs everything sent to `rank` in `phase` until every sender (itself
+/// included) has ended its stream, checking each sender's totals. `after_item`
+/// runs after each item is taken off the channel (the worker wakes its loop
+/// there, which may be waiting for room in the channel).
+pub fn merge<T: Absorb>(
+    phase: Phase,
+    rank: usize,
+    workers: usize,
+    mut table: T,
+    inbox: Receiver<Inbound>,
+    after_item: impl Fn(),
+) -> Result<Received<T>> {
+    let mut got = vec![(0u64, 0u64); workers];
+    let mut ended = vec![false; workers];
+    while !ended.iter().all(|&e| e) {
+        let item = inbox
+            .recv()
+            .map_err(|_| Error::Usage(format!("{phase} was cancelled")))?;
+        after_item();
+        let (from, records, words) = match item {
+            Inbound::Batch { from, payload } => {
+                let batch = message::access::<ArchivedWordBatch>(Kind::WordBatch, &payload)
+                    .and_then(|b| {
+                        if ended[from] {
+                            Err(ProtocolError::Unexpected(Kind::WordBatch))
+                        } else {
+                            Ok(b)
+                        }
+                    })
+                    .map_err(|error| peer_error(from, error))?;
+                let mut words = 0;
+                for (word, count) in batch.records().map_err(|error| peer_error(from, error))? {
+                    table.absorb(word, count);
+                    words += count;
+                }
+                (from, batch.len() as u64, words)
+            }
+            Inbound::Local(batch) => {
+                let mut words = 0;
+                for (word, count) in batch.iter() {
+                    table.absorb(word, count);
+                    words += count;
+                }
+                (rank, batch.len() as u64, words)
+            }
+            Inbound::End { from, payload } => {
+                let end = message::access::<ArchivedEndOfStream>(Kind::EndOfStream, &payload)
+                    .map_err(|error| peer_error(from, error))?;
+                let claimed = (end.records.to_native(), end.words.to_native());
+                if end.phase != phase.code() || ended[from] {
+                    return Err(peer_error(
+                        from,
+                        ProtocolError::Unexpected(Kind::EndOfStream),
+                    ));
+                }
+                check_stream(phase, from, claimed, got[from])?;
+                ended[from] = true;
+                continue;
+            }
+            Inbound::LocalEnd { records, words } => {
+                check_stream(phase, rank, (records, words), got[rank])?;
+                ended[rank] = true;
+                continue;
+            }
+        };
+        got[from].0 += records;
+        got[from].1 += words;
+    }
+    let records = got.iter().map(|g| g.0).sum();
+    let words = got.iter().map(|g| g.1).sum();
+    Ok(Received {
+        table,
+        records,
+        words,
+    })
+}
+
+fn peer_error(from: usize, error: ProtocolError) -> Error {
+    Error::Protocol {
+        peer: format!("worker {from}"),
+        error,
+    }
+}
+
+fn check_stream(phase: Phase, from: usize, claimed: (u64, u64), got: (u64, u64)) -> Result<()> {
+    if claimed == got {
+        return Ok(());
+    }
+    Err(Error::Conservation {
+        phase,
+        detail: format!(
+            "worker {from} says it sent {} records ({} words) but {} records ({} words) arrived",
+            claimed.0, claimed.1, got.0, got.1
+        ),
+    })
+}
+
+#[cfg(test)]
+pub mod tests {
+    use std::sync::Mutex;
+    use std::sync::mpsc::channel;
+
+    use super::*;
+    use crate::wire::message::EndOfStream;
+
+    /// A sink that keeps every batch, for tests of the sending side.
+    #[derive(Debug, Default)]
+    pub struct Collect(pub Mutex<Vec<(usize, WordBatch)>>);
+
+    impl Sink for Collect {
+        fn send_batch(&self, dest: usize, batch: WordBatch) -> Result<()> {
+            self.0.lock().unwrap().push((dest, batch));
+            Ok(())
+        }
+    }
+
+    fn payload<T>(kind: Kind, msg: &T) -> AlignedVec
+    where
+        T: for<'a> rkyv::Serialize<
+                rkyv::api::high::HighSerializer<
+                    AlignedVec,
+                    rkyv::ser::allocator::ArenaHandle<'a>,
+                    rkyv::rancor::Error,
+                >,
+            >,
+    {
+        let frame = message::encode(kind, msg).unwrap();
+        let mut v = AlignedVec::new();
+        v.extend_from_slice(&frame[5..]);
+        v
+    }
+
+    #[test]
+    fn partitioner_sends_bounded_batches_to_the_right_place() {
+        let sink = Collect::default();
+        let mut p = Partitioner::new(3);
+        let big = vec![b'x'; 1000];
+        for i in 0..3000u64 {
+            p.push((i % 3) as usize, &big, i, &sink).unwrap();
+        }
+        p.flush(&sink).unwrap();
+        let batches = sink.0.into_inner().unwrap();
+        assert!(
+            batches
+                .iter()
+                .all(|(_, b)| b.wire_bytes() < BATCH_BYTES + 2000)
+        );
+        for dest in 0..3 {
+            let records: usize = batches
+                .iter()
+                .filter(|(d, _)| *d == dest)
+                .map(|(_, b)| b.len())
+                .sum();
+            assert_eq!(records, 1000);
+        }
+    }
+
+    #[test]
+    fn merge_absorbs_everything_and_checks_totals() {
+        let (tx, rx) = channel();
+        let mut b = WordBatch::default();
+        b.push(b"a", 2);
+        b.push(b"b", 1);
+        tx.send(Inbound::Batch {
+            from: 1,
+            payload: payload(Kind::WordBatch, &b),
+        })
+        .unwrap();
+        tx.send(Inbound::Local(b)).unwrap();
+        tx.send(Inbound::End {
+            from: 1,
+            payload: payload(
+                Kind::EndOfStream,
+                &EndOfStream {
+                    phase: 2,
+                    records: 2,
+                    words: 3,
+                },
+            ),
+        })
+        .unwrap();
+        tx.send(Inbound::LocalEnd {
+            records: 2,
+            words: 3,
+        })
+        .unwrap();
+        let got = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap();
+        assert_eq!(
+            (got.records, got.words, got.table.len(), got.table.total()),
+            (4, 6, 2, 6)
+        );
+    }
+
+    #[test]
+    fn merge_refuses_a_short_stream() {
+        let (tx, rx) = channel();
+        tx.send(Inbound::End {
+            from: 1,
+            payload: payload(
+                Kind::EndOfStream,
+                &EndOfStream {
+                    phase: 2,
+                    records: 5,
+                    words: 5,
+                },
+            ),
+        })
+        .unwrap();
+        tx.send(Inbound::LocalEnd {
+            records: 0,
+            words: 0,
+        })
+        .unwrap();
+        let err = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap_err();
+        assert!(matches!(err, Error::Conservation { .. }), "{err}");
+    }
+}

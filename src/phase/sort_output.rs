@@ -1,0 +1,33 @@
+//! Phase 6, sort and output. Each worker sorts its range in parallel and,
+//! when the master pulls it, streams the range's output lines in chunks; the
+//! master writes the ranges in rank order, which is result order because
+//! rank r's range precedes rank r + 1's.
+
+use crate::entries::Entries;
+use crate::error::Result;
+
+/// Lines per chunk are cut at about this many bytes.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// What a worker streamed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Streamed {
+    pub lines: u64,
+    pub words: u64,
+}
+
+/// Worker side: hands the sorted range's text to `send`, chunk by chunk.
+pub fn stream(range: &Entries, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> Result<Streamed> {
+    for chunk in range.lines(CHUNK_BYTES) {
+        send(chunk)?;
+    }
+    Ok(Streamed {
+        lines: range.len() as u64,
+        words: range.total(),
+    })
+}
+
+/// Master side: the number of lines in a chunk (words never hold a newline).
+pub fn lines_in(text: &[u8]) -> u64 {
+    text.iter().filter(|&&b| b == b'\n').count() as u64
+}

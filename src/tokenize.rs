@@ -1,0 +1,387 @@
+//! The three word rules of DESIGN §1: which bytes make a word, how a word is
+//! normalised, and which words belong to a byte range of a file. Pure
+//! functions from bytes to words; no I/O, no allocation per word.
+//!
+//! A range owns every word that *starts* inside it. Its last word is read past
+//! the range's end, and a word that started before the range is skipped, so
+//! cutting a file anywhere never breaks a word or counts it twice.
+
+use std::ops::Range;
+
+/// How bytes become words. The same rule must be used on every node of a job.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Tokenizer {
+    /// Runs of bytes other than ASCII whitespace, with `A`-`Z` lowercased
+    /// (Python's `data.lower().split()` on bytes).
+    #[default]
+    WhitespaceLower,
+    /// Runs of bytes other than ASCII whitespace, kept as they are.
+    Whitespace,
+    /// Runs of Unicode alphanumeric chars, lowercased; the input must be UTF-8.
+    Alnum,
+}
+
+/// The `alnum` tokenizer met a byte sequence that is not UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidUtf8 {
+    /// Offset of the first byte of the bad sequence, from the start of the data.
+    pub offset: usize,
+}
+
+impl Tokenizer {
+    /// The name used on the command line and in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tokenizer::WhitespaceLower => "whitespace-lower",
+            Tokenizer::Whitespace => "whitespace",
+            Tokenizer::Alnum => "alnum",
+        }
+    }
+
+    /// The tokenizer's code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            Tokenizer::WhitespaceLower => 0,
+            Tokenizer::Whitespace => 1,
+            Tokenizer::Alnum => 2,
+        }
+    }
+
+    /// The tokenizer with this wire code, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Tokenizer::WhitespaceLower),
+            1 => Some(Tokenizer::Whitespace),
+            2 => Some(Tokenizer::Alnum),
+            _ => None,
+        }
+    }
+
+    /// Calls `word` with every normalised word that starts in `data[range]`.
+    ///
+    /// `data` is a whole file, so that words crossing the range's edges can be
+    /// recognised; offsets in errors are offsets into `data`.
+    pub fn words(
+        self,
+        data: &[u8],
+        range: Range<usize>,
+        word: impl FnMut(&[u8]),
+    ) -> Result<(), InvalidUtf8> {
+        let end = range.end.min(data.len());
+        let start = range.start.min(end);
+        match self {
+            Tokenizer::WhitespaceLower => whitespace_words(data, start, end, true, word),
+            Tokenizer::Whitespace => whitespace_words(data, start, end, false, word),
+            Tokenizer::Alnum => return alnum_words(data, start, end, word),
+        }
+        Ok(())
+    }
+}
+
+/// Class bits of a byte for the whitespace rules.
+const SPACE: u8 = 1;
+const UPPER: u8 = 2;
+
+/// One lookup gives both facts the whitespace loop needs about a byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let spaces = [b' ', b'\t', b'\n', 0x0B, 0x0C, b'\r'];
+    let mut i = 0;
+    while i < spaces.len() {
+        table[spaces[i] as usize] = SPACE;
+        i += 1;
+    }
+    let mut b = b'A';
+    while b <= b'Z' {
+        table[b as usize] = UPPER;
+        b += 1;
+    }
+    table
+};
+
+/// True for the six ASCII whitespace bytes that separate words.
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    CLASS[b as usize] & SPACE != 0
+}
+
+fn whitespace_words(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    lower: bool,
+    mut word: impl FnMut(&[u8]),
+) {
+    let mut i = start;
+    // A word running into the range from before belongs to the previous range.
+    if i > 0 && !is_space(data[i - 1]) {
+        while i < data.len() && !is_space(data[i]) {
+            i += 1;
+        }
+    }
+    let mut lowered = Vec::new();
+    loop {
+        while i < end && is_space(data[i]) {
+            i += 1;
+        }
+        if i >= end {
+            return;
+        }
+        let first = i;
+        let mut seen = 0u8;
+        while i < data.len() {
+            let class = CLASS[data[i] as usize];
+            if class & SPACE != 0 {
+                break;
+            }
+            seen |= class;
+            i += 1;
+        }
+        let raw = &data[first..i];
+        if lower && seen & UPPER != 0 {
+            lowered.clear();
+            lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
+            word(&lowered);
+        } else {
+            word(raw);
+        }
+    }
+}
+
+fn alnum_words(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    mut word: impl FnMut(&[u8]),
+) -> Result<(), InvalidUtf8> {
+    let mut i = start;
+    // Step off the middle of a char; the previous range decodes (and checks) it.
+    while i < data.len() && i < start + 3 && is_continuation(data[i]) {
+        i += 1;
+    }
+    if previous_char(data, i).is_some_and(char::is_alphanumeric) {
+        while i < data.len() {
+            let (c, len) = decode(data, i)?;
+            if !c.is_alphanumeric() {
+                break;
+            }
+            i += len;
+        }
+    }
+    let mut current = String::new();
+    let mut in_word = false;
+    while i < data.len() {
+        let (c, len) = decode(data, i)?;
+        if c.is_alphanumeric() {
+            if !in_word {
+                if i >= end {
+                    return Ok(());
+                }
+                in_word = true;
+                current.clear();
+            }
+            current.extend(c.to_lowercase());
+        } else {
+            if in_word {
+                word(current.as_bytes());
+                in_word = false;
+            }
+            if i >= end {
+                return Ok(());
+            }
+        }
+        i += len;
+    }
+    if in_word {
+        word(current.as_bytes());
+    }
+    Ok(())
+}
+
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// Decodes the char starting at `data[i]`, or says where the bad bytes start.
+#[inline]
+fn decode(data: &[u8], i: usize) -> Result<(char, usize), InvalidUtf8> {
+    let b = data[i];
+    if b < 0x80 {
+        return Ok((b as char, 1));
+    }
+    let bad = InvalidUtf8 { offset: i };
+    let len = match b {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return Err(bad),
+    };
+    let bytes = data.get(i..i + len).ok_or(bad)?;
+    let c = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.chars().next())
+        .ok_or(bad)?;
+    Ok((c, len))
+}
+
+/// The char that ends just before `data[i]`, if it decodes.
+fn previous_char(data: &[u8], i: usize) -> Option<char> {
+    let mut first = i.checked_sub(1)?;
+    while first > 0 && i - first < 4 && is_continuation(data[first]) {
+        first -= 1;
+    }
+    match decode(data, first) {
+        Ok((c, len)) if first + len == i => Some(c),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn all(tok: Tokenizer, data: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        tok.words(data, 0..data.len(), |w| out.push(w.to_vec()))
+            .unwrap();
+        out
+    }
+
+    /// Words of `data` taken range by range, cut every `step` bytes.
+    fn by_ranges(tok: Tokenizer, data: &[u8], step: usize) -> Result<Vec<Vec<u8>>, InvalidUtf8> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < data.len() {
+            let end = (start + step).min(data.len());
+            tok.words(data, start..end, |w| out.push(w.to_vec()))?;
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn python_split(data: &[u8], lower: bool) -> Vec<Vec<u8>> {
+        let data = if lower {
+            data.to_ascii_lowercase()
+        } else {
+            data.to_vec()
+        };
+        data.split(|&b| is_space(b))
+            .filter(|w| !w.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn the_six_whitespace_bytes_split_and_nothing_else() {
+        for b in 0..=255u8 {
+            let data = [b'a', b, b'b'];
+            let n = all(Tokenizer::Whitespace, &data).len();
+            let expected = if b" \t\n\x0b\x0c\r".contains(&b) {
+                2
+            } else {
+                1
+            };
+            assert_eq!(n, expected, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn lower_maps_only_ascii_letters() {
+        let words = all(
+            Tokenizer::WhitespaceLower,
+            "HeLLo ÉCOLE \u{c4}x Z\r\nq".as_bytes(),
+        );
+        assert_eq!(
+            words,
+            vec![
+                b"hello".to_vec(),
+                "\u{c9}cole".as_bytes().to_vec(),
+                "\u{c4}x".as_bytes().to_vec(),
+                b"z".to_vec(),
+                b"q".to_vec()
+            ]
+        );
+        assert_eq!(all(Tokenizer::Whitespace, b"HeLLo")[0], b"HeLLo");
+    }
+
+    #[test]
+    fn ranges_never_break_or_repeat_words() {
+        let data = b"  alpha beta\tgamma\r\ndelta  epsilon zeta eta theta iota kappa lambda";
+        let whole = all(Tokenizer::Whitespace, data);
+        for step in 1..data.len() + 2 {
+            assert_eq!(
+                by_ranges(Tokenizer::Whitespace, data, step).unwrap(),
+                whole,
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn alnum_splits_on_punctuation_and_lowercases_unicode() {
+        let words = all(Tokenizer::Alnum, "Don't STOP—Ünïcode 42x; ΣΑΣ".as_bytes());
+        let expected: Vec<Vec<u8>> = ["don", "t", "stop", "ünïcode", "42x", "σασ"]
+            .iter()
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        assert_eq!(words, expected);
+    }
+
+    #[test]
+    fn alnum_ranges_cut_inside_multibyte_chars() {
+        let data = "été über ñandú 日本語 テキスト x".as_bytes();
+        let whole = all(Tokenizer::Alnum, data);
+        for step in 1..data.len() + 2 {
+            assert_eq!(
+                by_ranges(Tokenizer::Alnum, data, step).unwrap(),
+                whole,
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn alnum_reports_the_offset_of_bad_utf8_whatever_the_cut() {
+        let data = b"good words \xff here and more";
+        assert_eq!(
+            Tokenizer::Alnum.words(data, 0..data.len(), |_| {}),
+            Err(InvalidUtf8 { offset: 11 })
+        );
+        for step in 1..data.len() + 2 {
+            assert_eq!(
+                by_ranges(Tokenizer::Alnum, data, step),
+                Err(InvalidUtf8 { offset: 11 }),
+                "step {step}"
+            );
+        }
+        let truncated = b"abc \xe6\x97";
+        assert!(
+            Tokenizer::Alnum
+                .words(truncated, 0..truncated.len(), |_| {})
+                .is_err()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn whitespace_rules_match_python_split(
+            data in prop::collection::vec(
+                prop_oneof![prop::sample::select(b" \t\n\x0b\x0c\rAaZz\xc3\xa9\xff".to_vec()), any::<u8>()],
+                0..200,
+            ),
+            step in 1usize..40,
+        ) {
+            for (tok, lower) in [(Tokenizer::WhitespaceLower, true), (Tokenizer::Whitespace, false)] {
+                prop_assert_eq!(by_ranges(tok, &data, step).unwrap(), python_split(&data, lower));
+            }
+        }
+
+        #[test]
+        fn alnum_ranges_agree_with_whole_text(text in "[a-zA-Z0-9 .,éÉß日本\u{130}-]{0,80}", step in 1usize..20) {
+            let data = text.as_bytes();
+            prop_assert_eq!(by_ranges(Tokenizer::Alnum, data, step).unwrap(), all(Tokenizer::Alnum, data));
+        }
+    }
+}

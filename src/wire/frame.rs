@@ -1,0 +1,108 @@
+//! Frames: `len:u32le kind:u8 payload[len]`. The length is checked against
+//! `MAX_FRAME` and the kind against the known kinds as soon as the 5-byte
+//! header is in, before any payload is buffered or allocated. A complete
+//! payload is copied into an `AlignedVec` of exactly its length, because the
+//! header leaves it misaligned for in-place archive reads.
+
+use rkyv::util::AlignedVec;
+
+use super::{Kind, ProtocolError};
+
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 5;
+/// The largest payload any message may have (256 MiB). Batches are about
+/// 1 MiB; only a single huge word comes near this.
+pub const MAX_FRAME: u32 = 256 << 20;
+
+/// One received message, its payload aligned for `rkyv::access`.
+#[derive(Debug)]
+pub struct Frame {
+    pub kind: Kind,
+    pub payload: AlignedVec,
+}
+
+/// The checked header at the start of `buf`, if all five bytes are there.
+fn header(buf: &[u8]) -> Result<Option<(Kind, usize)>, ProtocolError> {
+    let Some(head) = buf.get(..HEADER_LEN) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    if len > MAX_FRAME {
+        return Err(ProtocolError::FrameTooLarge { len });
+    }
+    let kind = Kind::try_from(head[4])?;
+    Ok(Some((kind, len as usize)))
+}
+
+/// Total bytes of the frame starting `buf`, when its header is complete
+/// and valid (so a reader can reserve room for it).
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    match header(buf) {
+        Ok(Some((_, len))) => Some(HEADER_LEN + len),
+        _ => None,
+    }
+}
+
+/// Parses the frame at the start of `buf`: `Ok(None)` while incomplete, the
+/// frame and the bytes it used once complete, an error as soon as the header
+/// is invalid. Incomplete is not invalid.
+pub fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
+    let Some((kind, len)) = header(buf)? else {
+        return Ok(None);
+    };
+    let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
+        return Ok(None);
+    };
+    let mut payload = AlignedVec::with_capacity(len);
+    payload.extend_from_slice(body);
+    Ok(Some((Frame { kind, payload }, HEADER_LEN + len)))
+}
+
+/// Appends a frame with this kind and payload to `out`. Order must match `parse`.
+pub fn encode_into(out: &mut Vec<u8>, kind: Kind, payload: &[u8]) {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    out.reserve(HEADER_LEN + payload.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_one_byte_at_a_time() {
+        let mut wire = Vec::new();
+        encode_into(&mut wire, Kind::Progress, b"abcdefgh");
+        encode_into(&mut wire, Kind::Finish, b"");
+        for n in 0..HEADER_LEN + 8 {
+            assert!(parse(&wire[..n]).unwrap().is_none());
+        }
+        let (first, used) = parse(&wire).unwrap().unwrap();
+        assert_eq!(
+            (first.kind, &first.payload[..], used),
+            (Kind::Progress, &b"abcdefgh"[..], 13)
+        );
+        assert_eq!(first.payload.as_ptr() as usize % 16, 0);
+        let (second, used2) = parse(&wire[used..]).unwrap().unwrap();
+        assert_eq!(
+            (second.kind, second.payload.len(), used2),
+            (Kind::Finish, 0, 5)
+        );
+    }
+
+    #[test]
+    fn bad_headers_are_refused_before_the_payload_arrives() {
+        let huge = (MAX_FRAME + 1).to_le_bytes();
+        let head = [huge[0], huge[1], huge[2], huge[3], Kind::WordBatch as u8];
+        assert_eq!(
+            parse(&head).unwrap_err(),
+            ProtocolError::FrameTooLarge { len: MAX_FRAME + 1 }
+        );
+        assert_eq!(
+            parse(&[1, 0, 0, 0, 200]).unwrap_err(),
+            ProtocolError::UnknownKind(200)
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The hello that opens every connection: magic, version, the sender's role,
+//! its rank and the job it belongs to. Fixed layout, not an archive, so a
+//! stranger's bytes are refused before anything else is read.
+
+use super::ProtocolError;
+
+/// The first bytes of every connection.
+pub const MAGIC: [u8; 3] = *b"WFQ";
+/// Bumped whenever any message layout changes.
+pub const VERSION: u8 = 1;
+/// Bytes in an encoded hello.
+pub const HELLO_LEN: usize = 17;
+
+/// Who is speaking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The master of a job.
+    Master = 0,
+    /// A worker (towards the master or another worker).
+    Peer = 1,
+}
+
+/// The opening message of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub role: Role,
+    /// The sender's rank in the job (`NO_RANK` for the master, or for a worker
+    /// answering a master before it has a job).
+    pub rank: u32,
+    pub job_id: u64,
+}
+
+/// The rank field of a node that has none.
+pub const NO_RANK: u32 = u32::MAX;
+
+impl Hello {
+    /// The hello's bytes. Order must match `decode`.
+    pub fn encode(&self) -> [u8; HELLO_LEN] {
+        let mut out = [0u8; HELLO_LEN];
+        out[0..3].copy_from_slice(&MAGIC);
+        out[3] = VERSION;
+        out[4] = self.role as u8;
+        out[5..9].copy_from_slice(&self.rank.to_le_bytes());
+        out[9..17].copy_from_slice(&self.job_id.to_le_bytes());
+        out
+    }
+
+    /// Reads a hello from the start of `buf`: `Ok(None)` if more bytes are
+    /// needed, an error as soon as the bytes present cannot be a hello.
+    pub fn decode(buf: &[u8]) -> Result<Option<Hello>, ProtocolError> {
+        let magic_seen = buf.len().min(MAGIC.len());
+        if buf[..magic_seen] != MAGIC[..magic_seen] {
+            return Err(ProtocolError::BadMagic);
+        }
+        if buf.len() > 3 && buf[3] != VERSION {
+            return Err(ProtocolError::VersionMismatch { got: buf[3] });
+        }
+        if buf.len() < HELLO_LEN {
+            return Ok(None);
+        }
+        let role = match buf[4] {
+            0 => Role::Master,
+            1 => Role::Peer,
+            other => return Err(ProtocolError::BadRole(other)),
+        };
+        let rank = u32::from_le_bytes([buf[5], buf[6], buf[7], buf[8]]);
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&buf[9..17]);
+        Ok(Some(Hello {
+            role,
+            rank,
+            job_id: u64::from_le_bytes(id),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_partial_input() {
+        let h = Hello {
+            role: Role::Peer,
+            rank: 3,
+            job_id: 0xdead_beef_0102,
+        };
+        let bytes = h.encode();
+        assert_eq!(Hello::decode(&bytes), Ok(Some(h)));
+        for n in 0..HELLO_LEN {
+            assert_eq!(Hello::decode(&bytes[..n]), Ok(None));
+        }
+    }
+
+    #[test]
+    fn strangers_are_refused_early() {
+        assert_eq!(
+            Hello::decode(b"GET / HTTP/1.1"),
+            Err(ProtocolError::BadMagic)
+        );
+        assert_eq!(Hello::decode(b"W"), Ok(None));
+        assert_eq!(Hello::decode(b"WX"), Err(ProtocolError::BadMagic));
+        assert_eq!(
+            Hello::decode(b"WFQ\x09"),
+            Err(ProtocolError::VersionMismatch { got: 9 })
+        );
+        let mut bytes = Hello {
+            role: Role::Master,
+            rank: 0,
+            job_id: 1,
+        }
+        .encode();
+        bytes[4] = 7;
+        assert_eq!(Hello::decode(&bytes), Err(ProtocolError::BadRole(7)));
+    }
+}

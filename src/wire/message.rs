@@ -1,0 +1,432 @@
+//! The messages: their kinds on the wire and their rkyv layouts, plus the two
+//! helpers every message goes through — `encode` (archive, then frame) and
+//! `access` (validate, then read in place).
+//!
+//! Who sends what, in job order:
+//!
+//! | kind | from → to | when |
+//! |---|---|---|
+//! | `JobSpec` | master → worker | phase 1: rank, peers, tokenizer, splits |
+//! | `Begin` | master → worker | starts phases 2, 3, 5, 6 |
+//! | `Progress` | worker → master | bytes tokenized so far (phase 2) |
+//! | `WordBatch` | worker → worker | phases 2 and 5: (word, count) records |
+//! | `EndOfStream` | worker → worker | last frame of a shuffle on a link, with totals |
+//! | `Histogram` | worker → master | phase 3: count → distinct words |
+//! | `SampleRequest` / `Samples` | master ↔ worker | phase 4: words inside a count that must be cut |
+//! | `Boundaries` | master → worker | phase 4: the first key of every range |
+//! | `Pull` | master → worker | phase 6: stream your range now |
+//! | `RangeChunk` | worker → master | phase 6: output lines |
+//! | `PhaseDone` | worker → master | end of every phase, with the node's figures |
+//! | `Abort` | either way | the job failed, with the reason |
+//! | `Finish` | master → worker | the job is over; drop its state |
+
+use rkyv::api::high::{HighSerializer, HighValidator};
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor;
+use rkyv::ser::allocator::ArenaHandle;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Portable, Serialize};
+
+use super::ProtocolError;
+use super::frame::{self, MAX_FRAME};
+use crate::error::{Error, Result};
+
+/// The message kinds; the byte after a frame's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    JobSpec = 1,
+    Begin = 2,
+    Progress = 3,
+    WordBatch = 4,
+    EndOfStream = 5,
+    Histogram = 6,
+    SampleRequest = 7,
+    Samples = 8,
+    Boundaries = 9,
+    Pull = 10,
+    RangeChunk = 11,
+    PhaseDone = 12,
+    Abort = 13,
+    Finish = 14,
+}
+
+impl TryFrom<u8> for Kind {
+    type Error = ProtocolError;
+
+    fn try_from(byte: u8) -> Result<Self, ProtocolError> {
+        use Kind::*;
+        const ALL: [Kind; 14] = [
+            JobSpec,
+            Begin,
+            Progress,
+            WordBatch,
+            EndOfStream,
+            Histogram,
+            SampleRequest,
+            Samples,
+            Boundaries,
+            Pull,
+            RangeChunk,
+            PhaseDone,
+            Abort,
+            Finish,
+        ];
+        ALL.into_iter()
+            .find(|k| *k as u8 == byte)
+            .ok_or(ProtocolError::UnknownKind(byte))
+    }
+}
+
+/// One input file of a job.
+#[derive(Archive, Serialize, Debug, Clone)]
+pub struct FileSpec {
+    /// The path's bytes (paths need not be UTF-8).
+    pub path: Vec<u8>,
+    pub len: u64,
+}
+
+/// A byte range of `files[file]`.
+#[derive(Archive, Serialize, Debug, Clone, Copy)]
+pub struct SplitSpec {
+    pub file: u32,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Phase 1: everything a worker needs to take part in a job.
+#[derive(Archive, Serialize, Debug)]
+pub struct JobSpec {
+    pub job_id: u64,
+    /// This worker's rank; `peers[rank]` is its own address.
+    pub rank: u32,
+    /// Every worker's address, by rank.
+    pub peers: Vec<String>,
+    pub tokenizer: u8,
+    /// The master's `counts::hash_fingerprint`; routing needs equal hashes.
+    pub hash_fingerprint: u64,
+    pub files: Vec<FileSpec>,
+    /// This worker's splits.
+    pub splits: Vec<SplitSpec>,
+}
+
+/// Starts a phase on a worker.
+#[derive(Archive, Serialize, Debug)]
+pub struct Begin {
+    pub phase: u8,
+}
+
+/// Bytes of input tokenized since the last progress message.
+#[derive(Archive, Serialize, Debug)]
+pub struct Progress {
+    pub bytes: u64,
+}
+
+/// Records (word, count) in compact columns: `lens[i]` bytes of `bytes` make
+/// word `i`, which has `counts[i]`.
+#[derive(Archive, Serialize, Debug, Default)]
+pub struct WordBatch {
+    pub bytes: Vec<u8>,
+    pub lens: Vec<u32>,
+    pub counts: Vec<u64>,
+}
+
+/// The last frame of a shuffle on a link: what the sender sent on it.
+#[derive(Archive, Serialize, Debug)]
+pub struct EndOfStream {
+    pub phase: u8,
+    pub records: u64,
+    pub words: u64,
+}
+
+/// Phase 3: a worker's frequency histogram, as parallel columns.
+#[derive(Archive, Serialize, Debug)]
+pub struct Histogram {
+    pub counts: Vec<u64>,
+    pub words: Vec<u64>,
+}
+
+/// Phase 4: send every `stride`-th word (in word order) of each of these counts.
+#[derive(Archive, Serialize, Debug)]
+pub struct SampleRequest {
+    pub stride: u64,
+    pub counts: Vec<u64>,
+}
+
+/// Phase 4: for each requested count, the worker's words at positions
+/// 0, stride, 2·stride, … of its sorted words with that count.
+#[derive(Archive, Serialize, Debug)]
+pub struct Samples {
+    pub groups: Vec<SampleGroup>,
+}
+
+/// The samples of one count.
+#[derive(Archive, Serialize, Debug)]
+pub struct SampleGroup {
+    pub count: u64,
+    pub words: WordBatch,
+}
+
+/// Phase 4: `cuts[r]` is the first key of rank `r + 1`'s range.
+#[derive(Archive, Serialize, Debug)]
+pub struct Boundaries {
+    pub cuts: Vec<CutSpec>,
+}
+
+/// A key in result order (see `order::Cut`).
+#[derive(Archive, Serialize, Debug)]
+pub struct CutSpec {
+    pub count: u64,
+    pub word: Vec<u8>,
+}
+
+/// Phase 6: the master is ready for this worker's range.
+#[derive(Archive, Serialize, Debug)]
+pub struct Pull {
+    pub rank: u32,
+}
+
+/// Phase 6: whole output lines of a worker's range, in order.
+#[derive(Archive, Serialize, Debug)]
+pub struct RangeChunk {
+    pub text: Vec<u8>,
+}
+
+/// A node's figures for one phase.
+#[derive(Archive, Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Microseconds from the phase's start message to this report.
+    pub busy_us: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Records ((word, count) pairs, or output lines) sent and received.
+    pub records_sent: u64,
+    pub records_received: u64,
+    /// Word occurrences (sum of counts) sent and received.
+    pub words_sent: u64,
+    pub words_received: u64,
+    /// Distinct words the node holds at the end of the phase.
+    pub distinct: u64,
+    /// Phase 4: how many of this node's words each rank will own.
+    pub shares: Vec<u64>,
+}
+
+/// The end of a phase on a worker.
+#[derive(Archive, Serialize, Debug)]
+pub struct PhaseDone {
+    pub phase: u8,
+    pub stats: NodeStats,
+}
+
+/// The job failed; `reason` says why, in one line.
+#[derive(Archive, Serialize, Debug)]
+pub struct Abort {
+    pub reason: String,
+}
+
+/// The job is complete; the worker drops its state and closes the link.
+#[derive(Archive, Serialize, Debug)]
+pub struct Finish {
+    pub job_id: u64,
+}
+
+/// Archives `msg` and frames it as `kind`. `scratch` is a reusable buffer.
+pub fn encode_with<T>(kind: Kind, msg: &T, scratch: &mut AlignedVec) -> Result<Vec<u8>>
+where
+    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
+{
+    scratch.clear();
+    let bytes = rkyv::api::high::to_bytes_in::<_, rancor::Error>(msg, std::mem::take(scratch))
+        .map_err(|e| Error::Usage(format!("cannot encode a {kind:?} message: {e}")))?;
+    if bytes.len() > MAX_FRAME as usize {
+        return Err(Error::Usage(format!(
+            "a {kind:?} message of {} bytes exceeds the frame limit of {MAX_FRAME} bytes (is one word that long?)",
+            bytes.len()
+        )));
+    }
+    let mut out = Vec::new();
+    frame::encode_into(&mut out, kind, &bytes);
+    *scratch = bytes;
+    Ok(out)
+}
+
+/// Archives `msg` and frames it as `kind`.
+pub fn encode<T>(kind: Kind, msg: &T) -> Result<Vec<u8>>
+where
+    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
+{
+    encode_with(kind, msg, &mut AlignedVec::new())
+}
+
+/// Validates a payload as `T` and returns it for in-place reading.
+pub fn access<T>(kind: Kind, payload: &[u8]) -> Result<&T, ProtocolError>
+where
+    T: Portable + for<'a> CheckBytes<HighValidator<'a, rancor::Error>>,
+{
+    rkyv::access::<T, rancor::Error>(payload).map_err(|e| {
+        tracing::debug!("{kind:?} payload failed validation: {e}");
+        ProtocolError::InvalidArchive(kind)
+    })
+}
+
+impl WordBatch {
+    /// Appends one record.
+    pub fn push(&mut self, word: &[u8], count: u64) {
+        self.bytes.extend_from_slice(word);
+        self.lens.push(word.len() as u32);
+        self.counts.push(count);
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// True if it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Bytes it will take on the wire, roughly.
+    pub fn wire_bytes(&self) -> usize {
+        self.bytes.len() + 12 * self.lens.len()
+    }
+
+    /// Every (word, count).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let mut at = 0;
+        self.lens
+            .iter()
+            .zip(&self.counts)
+            .map(move |(&len, &count)| {
+                let word = &self.bytes[at..at + len as usize];
+                at += len as usize;
+                (word, count)
+            })
+    }
+}
+
+impl ArchivedWordBatch {
+    /// Checks that the columns agree (one length and one count per record,
+    /// lengths adding up to the bytes), then returns every (word, count).
+    pub fn records(&self) -> Result<impl Iterator<Item = (&[u8], u64)>, ProtocolError> {
+        let total: u64 = self.lens.iter().map(|l| u64::from(l.to_native())).sum();
+        if self.lens.len() != self.counts.len() || total != self.bytes.len() as u64 {
+            return Err(ProtocolError::InvalidArchive(Kind::WordBatch));
+        }
+        let mut at = 0usize;
+        Ok(self
+            .lens
+            .iter()
+            .zip(self.counts.iter())
+            .map(move |(len, count)| {
+                let len = len.to_native() as usize;
+                let word = &self.bytes[at..at + len];
+                at += len;
+                (word, count.to_native())
+            }))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// True if it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+}
+
+impl From<&ArchivedNodeStats> for NodeStats {
+    fn from(a: &ArchivedNodeStats) -> Self {
+        NodeStats {
+            busy_us: a.busy_us.to_native(),
+            bytes_sent: a.bytes_sent.to_native(),
+            bytes_received: a.bytes_received.to_native(),
+            records_sent: a.records_sent.to_native(),
+            records_received: a.records_received.to_native(),
+            words_sent: a.words_sent.to_native(),
+            words_received: a.words_received.to_native(),
+            distinct: a.distinct.to_native(),
+            shares: a.shares.iter().map(|s| s.to_native()).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(frame: &[u8]) -> AlignedVec {
+        let mut v = AlignedVec::new();
+        v.extend_from_slice(&frame[frame::HEADER_LEN..]);
+        v
+    }
+
+    #[test]
+    fn every_kind_byte_round_trips() {
+        for b in 0..=255u8 {
+            if let Ok(k) = Kind::try_from(b) {
+                assert_eq!(k as u8, b);
+            }
+        }
+        assert_eq!(Kind::try_from(0), Err(ProtocolError::UnknownKind(0)));
+    }
+
+    #[test]
+    fn batches_round_trip_and_read_in_place() {
+        let mut batch = WordBatch::default();
+        batch.push(b"hello", 3);
+        batch.push(b"", 1);
+        batch.push(b"\xff\x00", 9);
+        let wire = encode(Kind::WordBatch, &batch).unwrap();
+        let bytes = payload(&wire);
+        let archived = access::<ArchivedWordBatch>(Kind::WordBatch, &bytes).unwrap();
+        let got: Vec<_> = archived
+            .records()
+            .unwrap()
+            .map(|(w, c)| (w.to_vec(), c))
+            .collect();
+        assert_eq!(
+            got,
+            batch
+                .iter()
+                .map(|(w, c)| (w.to_vec(), c))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn inconsistent_columns_are_refused() {
+        let batch = WordBatch {
+            bytes: b"abc".to_vec(),
+            lens: vec![2],
+            counts: vec![1],
+        };
+        let wire = encode(Kind::WordBatch, &batch).unwrap();
+        let bytes = payload(&wire);
+        let archived = access::<ArchivedWordBatch>(Kind::WordBatch, &bytes).unwrap();
+        assert!(archived.records().is_err());
+    }
+
+    #[test]
+    fn garbage_fails_validation_without_panicking() {
+        let wire = encode(
+            Kind::JobSpec,
+            &Abort {
+                reason: "x".repeat(40),
+            },
+        )
+        .unwrap();
+        let mut bytes = payload(&wire);
+        for i in 0..bytes.len() {
+            bytes[i] ^= 0xA5;
+            let _ = access::<ArchivedJobSpec>(Kind::JobSpec, &bytes);
+            let _ = access::<ArchivedWordBatch>(Kind::WordBatch, &bytes);
+            bytes[i] ^= 0xA5;
+        }
+        let empty = AlignedVec::<16>::new();
+        assert!(access::<ArchivedJobSpec>(Kind::JobSpec, &empty).is_err());
+    }
+}

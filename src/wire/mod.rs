@@ -1,0 +1,56 @@
+//! The wire protocol (DESIGN §4). Every connection starts with a fixed-size
+//! hello from each side, then carries frames:
+//!
+//! ```text
+//! hello  = "WFQ" version:u8 role:u8 rank:u32le job_id:u64le      (17 bytes)
+//! frame  = len:u32le kind:u8 payload[len]                         (len ≤ MAX_FRAME)
+//! ```
+//!
+//! A payload is an rkyv archive of the message its kind names. It is copied
+//! into an aligned buffer of exactly `len` bytes and validated with
+//! `rkyv::access` (bytecheck) before any field is read; archives are then read
+//! in place. All integers are little-endian. A peer that breaks any of this
+//! gets its connection closed with a `ProtocolError`; nothing panics.
+//!
+//! Versioning: `VERSION` changes whenever a message's layout changes; a
+//! mismatch is refused at the hello.
+
+pub mod frame;
+pub mod hello;
+pub mod message;
+
+pub use frame::{Frame, MAX_FRAME};
+pub use hello::{Hello, Role};
+pub use message::Kind;
+
+/// Why a connection's bytes were refused. Each variant names one cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// The first bytes are not `WFQ`: not a wordfreq peer.
+    #[error("bad magic: the peer does not speak the wordfreq protocol")]
+    BadMagic,
+    /// The peer speaks another protocol version.
+    #[error(
+        "protocol version {got} is not supported (this build speaks {})",
+        hello::VERSION
+    )]
+    VersionMismatch { got: u8 },
+    /// The hello names no known role.
+    #[error("unknown role {0} in hello")]
+    BadRole(u8),
+    /// A frame announces more bytes than any message may have.
+    #[error("frame of {len} bytes exceeds the limit of {MAX_FRAME} bytes")]
+    FrameTooLarge { len: u32 },
+    /// A frame has a kind byte no message has.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// A payload failed validation as the archive its kind names.
+    #[error("invalid {0:?} payload")]
+    InvalidArchive(Kind),
+    /// A valid message arrived where the protocol does not allow it.
+    #[error("unexpected {0:?} message")]
+    Unexpected(Kind),
+    /// The connection ended in the middle of a hello or a frame.
+    #[error("connection cut in the middle of a message")]
+    Truncated,
+}
