@@ -35,14 +35,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         Some((i, 'g' | 'G')) => (&text[..i], 30),
         _ => (text, 0),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size like 4096, 64K, 8M or 1G"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size like 4096, 64K, 8M or 1G"))?;
     if n == 0 {
         return Err("the size must be at least 1 byte".into());
     }
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// The number of cores, the default for thread counts and `run`'s workers.

@@ -57,12 +57,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let sources = files
         .iter()
-        .map(|file| {
-            Ok(Source {
-                file: file.clone(),
-                data: input::map(file)?,
-            })
-        })
+        .map(|file| Ok(Source { file: file.clone(), data: input::map(file)? }))
         .collect::<Result<Vec<_>>>()?;
     let splits = input::assign(&files, 1, job.split_size).remove(0);
     let t = lap(Phase::Init, 0.0, 0, 0);

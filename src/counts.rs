@@ -72,20 +72,11 @@ impl WordCounts {
     pub fn add_hashed(&mut self, hash: u64, word: &[u8], n: u64) {
         self.total += n;
         let arena = &self.arena;
-        let found = self.slots.entry(
-            hash,
-            |s| s.hash == hash && &arena[s.start..s.start + s.len] == word,
-            |s| s.hash,
-        );
+        let found = self.slots.entry(hash, |s| s.hash == hash && &arena[s.start..s.start + s.len] == word, |s| s.hash);
         match found {
             Entry::Occupied(mut slot) => slot.get_mut().count += n,
             Entry::Vacant(slot) => {
-                slot.insert(Slot {
-                    hash,
-                    start: self.arena.len(),
-                    len: word.len(),
-                    count: n,
-                });
+                slot.insert(Slot { hash, start: self.arena.len(), len: word.len(), count: n });
                 self.arena.extend_from_slice(word);
             }
         }
@@ -126,9 +117,7 @@ impl WordCounts {
 
     /// Every (hash, word, count), in no particular order.
     pub fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], u64)> {
-        self.slots
-            .iter()
-            .map(|s| (s.hash, &self.arena[s.start..s.start + s.len], s.count))
+        self.slots.iter().map(|s| (s.hash, &self.arena[s.start..s.start + s.len], s.count))
     }
 
     /// Empties the table, keeping its memory for reuse.
@@ -140,11 +129,7 @@ impl WordCounts {
 
     /// The table's words as a flat list, reusing its arena.
     pub fn into_entries(self) -> crate::entries::Entries {
-        let items = self
-            .slots
-            .iter()
-            .map(|s| crate::entries::Entry::new(s.start, s.len, s.count))
-            .collect();
+        let items = self.slots.iter().map(|s| crate::entries::Entry::new(s.start, s.len, s.count)).collect();
         crate::entries::Entries::from_parts(self.arena, items)
     }
 }
@@ -165,13 +150,8 @@ mod tests {
         a.merge(&b);
         let mut got: Vec<_> = a.iter().map(|(w, c)| (w.to_vec(), c)).collect();
         got.sort();
-        let want: Vec<(Vec<u8>, u64)> = vec![
-            (b"".to_vec(), 1),
-            (b"new".to_vec(), 2),
-            (b"x".to_vec(), 3),
-            (b"y".to_vec(), 6),
-            (b"zz".to_vec(), 1),
-        ];
+        let want: Vec<(Vec<u8>, u64)> =
+            vec![(b"".to_vec(), 1), (b"new".to_vec(), 2), (b"x".to_vec(), 3), (b"y".to_vec(), 6), (b"zz".to_vec(), 1)];
         assert_eq!(got, want);
         assert_eq!(a.total(), 13);
         assert_eq!(a.len(), 5);
@@ -186,10 +166,7 @@ mod tests {
                 seen[o] += 1;
             }
             let mean = 20_000 / workers;
-            assert!(
-                seen.iter().all(|&n| n.abs_diff(mean) < mean / 10),
-                "{workers}: {seen:?}"
-            );
+            assert!(seen.iter().all(|&n| n.abs_diff(mean) < mean / 10), "{workers}: {seen:?}");
         }
     }
 

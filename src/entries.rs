@@ -38,21 +38,13 @@ impl Entries {
     /// A list over an arena that already holds the entries' words.
     pub fn from_parts(arena: Vec<u8>, items: Vec<Entry>) -> Self {
         let total = items.iter().map(|e| e.count).sum();
-        Entries {
-            arena,
-            items,
-            total,
-        }
+        Entries { arena, items, total }
     }
 
     /// Appends one entry.
     #[inline]
     pub fn push(&mut self, word: &[u8], count: u64) {
-        self.items.push(Entry {
-            start: self.arena.len(),
-            len: word.len(),
-            count,
-        });
+        self.items.push(Entry { start: self.arena.len(), len: word.len(), count });
         self.arena.extend_from_slice(word);
         self.total += count;
     }
@@ -87,12 +79,7 @@ impl Entries {
     pub fn sort(&mut self) {
         let arena = &self.arena;
         self.items.par_sort_unstable_by(|a, b| {
-            order::compare(
-                &arena[a.start..a.start + a.len],
-                a.count,
-                &arena[b.start..b.start + b.len],
-                b.count,
-            )
+            order::compare(&arena[a.start..a.start + a.len], a.count, &arena[b.start..b.start + b.len], b.count)
         });
     }
 

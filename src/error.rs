@@ -16,9 +16,7 @@ pub enum Error {
     Input { path: PathBuf, reason: String },
 
     /// The `alnum` tokenizer met bytes that are not UTF-8.
-    #[error(
-        "{path}: invalid UTF-8 at byte offset {offset} (the alnum tokenizer needs UTF-8 input)"
-    )]
+    #[error("{path}: invalid UTF-8 at byte offset {offset} (the alnum tokenizer needs UTF-8 input)")]
     NotUtf8 { path: PathBuf, offset: u64 },
 
     /// The output file (or its temporary sibling) could not be written.
@@ -31,29 +29,15 @@ pub enum Error {
 
     /// A worker could not be reached at the start of a job.
     #[error("cannot reach worker {rank} at {addr}: {reason}")]
-    Unreachable {
-        rank: usize,
-        addr: String,
-        reason: String,
-    },
+    Unreachable { rank: usize, addr: String, reason: String },
 
     /// A worker's connection ended or broke in the middle of a job.
     #[error("worker {rank} ({addr}) was lost during {phase}: {reason}")]
-    WorkerLost {
-        rank: usize,
-        addr: String,
-        phase: Phase,
-        reason: String,
-    },
+    WorkerLost { rank: usize, addr: String, phase: Phase, reason: String },
 
     /// A worker reported that it could not do its part.
     #[error("worker {rank} ({addr}) failed during {phase}: {reason}")]
-    WorkerFailed {
-        rank: usize,
-        addr: String,
-        phase: Phase,
-        reason: String,
-    },
+    WorkerFailed { rank: usize, addr: String, phase: Phase, reason: String },
 
     /// A peer sent bytes that break the wire protocol.
     #[error("protocol error from {peer}: {error}")]
@@ -78,9 +62,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O error with a short description of what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
 }

@@ -68,9 +68,7 @@ fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let kind = entry
-            .file_type()
-            .map_err(|e| input_error(&path, e.to_string()))?;
+        let kind = entry.file_type().map_err(|e| input_error(&path, e.to_string()))?;
         if kind.is_dir() {
             walk(&path, files)?;
         } else if kind.is_file() || kind.is_symlink() {
@@ -93,10 +91,7 @@ fn input_file(path: &Path, len: u64) -> Result<InputFile> {
 }
 
 fn input_error(path: &Path, reason: String) -> Error {
-    Error::Input {
-        path: path.to_path_buf(),
-        reason,
-    }
+    Error::Input { path: path.to_path_buf(), reason }
 }
 
 /// Cuts the files into splits of at most `split_size` bytes and gives each of
@@ -115,11 +110,7 @@ pub fn assign(files: &[InputFile], workers: usize, split_size: u64) -> Vec<Vec<S
             let mut start = lo;
             while start < hi {
                 let end = (start + split_size).min(hi);
-                splits.push(Split {
-                    file: index as u32,
-                    start: start - file_start,
-                    end: end - file_start,
-                });
+                splits.push(Split { file: index as u32, start: start - file_start, end: end - file_start });
                 start = end;
             }
         }
@@ -152,17 +143,11 @@ impl Deref for Mapped {
 /// common case of a file that changed between planning and reading.
 pub fn map(file: &InputFile) -> Result<Mapped> {
     let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
-    let len = handle
-        .metadata()
-        .map_err(|e| input_error(&file.path, e.to_string()))?
-        .len();
+    let len = handle.metadata().map_err(|e| input_error(&file.path, e.to_string()))?.len();
     if len != file.len {
         return Err(input_error(
             &file.path,
-            format!(
-                "its size changed from {} to {len} bytes during the job",
-                file.len
-            ),
+            format!("its size changed from {} to {len} bytes during the job", file.len),
         ));
     }
     if len == 0 {
@@ -182,13 +167,7 @@ mod tests {
     use super::*;
 
     fn files(lens: &[u64]) -> Vec<InputFile> {
-        lens.iter()
-            .enumerate()
-            .map(|(i, &len)| InputFile {
-                path: format!("/f{i}").into(),
-                len,
-            })
-            .collect()
+        lens.iter().enumerate().map(|(i, &len)| InputFile { path: format!("/f{i}").into(), len }).collect()
     }
 
     #[test]
@@ -198,15 +177,11 @@ mod tests {
                 for size in [1u64, 3, 10, 64, 1 << 20] {
                     let inputs = files(lens);
                     let plan = assign(&inputs, workers, size);
-                    let mut covered: Vec<Vec<bool>> =
-                        lens.iter().map(|&l| vec![false; l as usize]).collect();
+                    let mut covered: Vec<Vec<bool>> = lens.iter().map(|&l| vec![false; l as usize]).collect();
                     let total: u64 = lens.iter().sum();
                     for splits in &plan {
                         let bytes: u64 = splits.iter().map(Split::len).sum();
-                        assert!(
-                            bytes.abs_diff(total / workers as u64) <= 1,
-                            "{lens:?} {workers} {size}"
-                        );
+                        assert!(bytes.abs_diff(total / workers as u64) <= 1, "{lens:?} {workers} {size}");
                         for s in splits {
                             assert!(!s.is_empty() && s.len() <= size);
                             for b in s.start..s.end {
@@ -230,21 +205,12 @@ mod tests {
             fs::write(dir.path().join(name), name).unwrap();
         }
         let found = resolve(&[dir.path().to_path_buf()]).unwrap();
-        let names: Vec<_> = found
-            .iter()
-            .map(|f| f.path.strip_prefix(dir.path()).unwrap().to_owned())
-            .collect();
-        let expected: Vec<PathBuf> = ["a", "b/a", "b/c/z", "c"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
+        let names: Vec<_> = found.iter().map(|f| f.path.strip_prefix(dir.path()).unwrap().to_owned()).collect();
+        let expected: Vec<PathBuf> = ["a", "b/a", "b/c/z", "c"].iter().map(PathBuf::from).collect();
         assert_eq!(names, expected);
 
         let missing = dir.path().join("nope");
-        let err = resolve(&[missing.clone()]).unwrap_err().to_string();
-        assert!(
-            err.contains("nope") && err.contains("cannot read input"),
-            "{err}"
-        );
+        let err = resolve(std::slice::from_ref(&missing)).unwrap_err().to_string();
+        assert!(err.contains("nope") && err.contains("cannot read input"), "{err}");
     }
 }

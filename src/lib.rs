@@ -28,6 +28,7 @@ pub mod count;
 pub mod counts;
 pub mod entries;
 pub mod error;
+pub mod failpoint;
 pub mod histogram;
 pub mod input;
 pub mod master;

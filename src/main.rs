@@ -54,12 +54,7 @@ enum Command {
     /// filesystem in a lab; trivially true on one machine).
     Master {
         /// Worker addresses in rank order, comma separated (HOST:PORT,...).
-        #[arg(
-            long,
-            value_name = "ADDR,...",
-            value_delimiter = ',',
-            required_unless_present = "hosts"
-        )]
+        #[arg(long, value_name = "ADDR,...", value_delimiter = ',', required_unless_present = "hosts")]
         workers: Vec<String>,
         /// A file with one worker address per line (# starts a comment).
         #[arg(long, value_name = "FILE", conflicts_with = "workers")]
@@ -123,8 +118,7 @@ impl LogArgs {
             (false, 2) => "debug",
             _ => "trace",
         };
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new(format!("wordfreq={level}")));
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("wordfreq={level}")));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
@@ -188,11 +182,7 @@ fn positive(name: &str, n: Option<usize>) -> Result<usize> {
 
 fn execute(command: Command) -> Result<()> {
     match command {
-        Command::Worker {
-            listen,
-            threads,
-            log,
-        } => {
+        Command::Worker { listen, threads, log } => {
             log.init();
             worker::serve(&listen, positive("--threads", threads)?)
         }
@@ -207,19 +197,10 @@ fn execute(command: Command) -> Result<()> {
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
-            let metrics = run::run_local(
-                workers,
-                threads,
-                &job.config(Some(threads)),
-                &job.log.flags(),
-            )?;
+            let metrics = run::run_local(workers, threads, &job.config(Some(threads)), &job.log.flags())?;
             job.report(&metrics)
         }
-        Command::Master {
-            workers,
-            hosts,
-            job,
-        } => {
+        Command::Master { workers, hosts, job } => {
             job.log.init();
             let workers = match hosts {
                 Some(file) => read_hosts(&file)?,
@@ -243,10 +224,7 @@ fn read_hosts(path: &PathBuf) -> Result<Vec<String>> {
         .map(str::to_string)
         .collect();
     if hosts.is_empty() {
-        return Err(Error::Usage(format!(
-            "hosts file {} lists no worker",
-            path.display()
-        )));
+        return Err(Error::Usage(format!("hosts file {} lists no worker", path.display())));
     }
     Ok(hosts)
 }

@@ -93,16 +93,8 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
 
 /// A job id that differs between jobs (time and process mixed).
 fn job_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    crate::counts::word_hash(
-        &[
-            nanos.to_le_bytes(),
-            u64::from(std::process::id()).to_le_bytes(),
-        ]
-        .concat(),
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    crate::counts::word_hash(&[nanos.to_le_bytes(), u64::from(std::process::id()).to_le_bytes()].concat())
 }
 
 /// The master's side of one worker.
@@ -139,12 +131,7 @@ struct Master {
 
 impl Master {
     /// The six phases. Returns (total words, distinct words).
-    fn run(
-        &mut self,
-        workers: &[String],
-        files: &[input::InputFile],
-        job: &JobConfig,
-    ) -> Result<(u64, u64)> {
+    fn run(&mut self, workers: &[String], files: &[input::InputFile], job: &JobConfig) -> Result<(u64, u64)> {
         // Phase 1: init.
         self.start(Phase::Init);
         self.connect(workers)?;
@@ -165,16 +152,9 @@ impl Master {
         self.start(Phase::LocalCount);
         self.begin_all(Phase::LocalCount)?;
         let stats = self.barrier(None)?;
-        let histograms: Vec<Histogram> = self
-            .links
-            .iter_mut()
-            .filter_map(|l| l.histogram.take())
-            .collect();
+        let histograms: Vec<Histogram> = self.links.iter_mut().filter_map(|l| l.histogram.take()).collect();
         if histograms.len() != self.links.len() {
-            return Err(Error::Conservation {
-                phase: Phase::LocalCount,
-                detail: "a worker sent no histogram".into(),
-            });
+            return Err(Error::Conservation { phase: Phase::LocalCount, detail: "a worker sent no histogram".into() });
         }
         let mut merged = Histogram::new();
         histograms.iter().for_each(|h| merged.merge(h));
@@ -196,29 +176,16 @@ impl Master {
         let counts = plan.sample_counts();
         let mut samples = Vec::new();
         if !counts.is_empty() {
-            let request = message::SampleRequest {
-                stride: plan.stride(),
-                counts,
-            };
+            let request = message::SampleRequest { stride: plan.stride(), counts };
             for rank in 0..self.links.len() {
                 self.send(rank, Kind::SampleRequest, &request)?;
             }
             self.wait(None, |m| m.links.iter().all(|l| l.samples.is_some()))?;
-            samples = self
-                .links
-                .iter_mut()
-                .map(|l| l.samples.take().unwrap_or_default())
-                .collect();
+            samples = self.links.iter_mut().map(|l| l.samples.take().unwrap_or_default()).collect();
         }
         let cuts = plan.resolve(&samples);
         let boundaries = message::Boundaries {
-            cuts: cuts
-                .into_iter()
-                .map(|c| message::CutSpec {
-                    count: c.count,
-                    word: c.word,
-                })
-                .collect(),
+            cuts: cuts.into_iter().map(|c| message::CutSpec { count: c.count, word: c.word }).collect(),
         };
         for rank in 0..self.links.len() {
             self.send(rank, Kind::Boundaries, &boundaries)?;
@@ -232,10 +199,7 @@ impl Master {
                     detail: "a worker sent no shares".into(),
                 });
             }
-            shares
-                .iter_mut()
-                .zip(&s.shares)
-                .for_each(|(total, n)| *total += n);
+            shares.iter_mut().zip(&s.shares).for_each(|(total, n)| *total += n);
         }
         if shares.iter().sum::<u64>() != distinct {
             return Err(Error::Conservation {
@@ -289,30 +253,15 @@ impl Master {
     /// Dials every worker and waits for each one's hello.
     fn connect(&mut self, workers: &[String]) -> Result<()> {
         for (rank, addr) in workers.iter().enumerate() {
-            let unreachable = |reason: String| Error::Unreachable {
-                rank,
-                addr: addr.clone(),
-                reason,
-            };
+            let unreachable = |reason: String| Error::Unreachable { rank, addr: addr.clone(), reason };
             let resolved = addr
                 .to_socket_addrs()
                 .map_err(|e| unreachable(e.to_string()))?
                 .next()
                 .ok_or_else(|| unreachable("the address resolves to nothing".into()))?;
-            let token = self
-                .reactor
-                .connect(resolved)
-                .map_err(|e| unreachable(e.to_string()))?;
-            self.reactor.send(
-                token,
-                Hello {
-                    role: Role::Master,
-                    rank: NO_RANK,
-                    job_id: self.job_id,
-                }
-                .encode()
-                .to_vec(),
-            );
+            let token = self.reactor.connect(resolved).map_err(|e| unreachable(e.to_string()))?;
+            self.reactor
+                .send(token, Hello { role: Role::Master, rank: NO_RANK, job_id: self.job_id }.encode().to_vec());
             self.by_token.insert(token, rank);
             self.links.push(Link {
                 addr: addr.clone(),
@@ -325,28 +274,23 @@ impl Master {
             });
         }
         let deadline = Instant::now() + CONNECT_TIMEOUT;
-        self.wait(Some(deadline), |m| m.links.iter().all(|l| l.greeted))
-            .map_err(|e| match e {
-                Error::Usage(_) => {
-                    let silent = self.links.iter().position(|l| !l.greeted).unwrap_or(0);
-                    Error::Unreachable {
-                        rank: silent,
-                        addr: self.links[silent].addr.clone(),
-                        reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                    }
+        self.wait(Some(deadline), |m| m.links.iter().all(|l| l.greeted)).map_err(|e| match e {
+            Error::Usage(_) => {
+                let silent = self.links.iter().position(|l| !l.greeted).unwrap_or(0);
+                Error::Unreachable {
+                    rank: silent,
+                    addr: self.links[silent].addr.clone(),
+                    reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
                 }
-                other => other,
-            })
+            }
+            other => other,
+        })
     }
 
     fn send<T>(&mut self, rank: usize, kind: Kind, msg: &T) -> Result<()>
     where
         T: for<'a> rkyv::Serialize<
-                rkyv::api::high::HighSerializer<
-                    AlignedVec,
-                    rkyv::ser::allocator::ArenaHandle<'a>,
-                    rkyv::rancor::Error,
-                >,
+                rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
             >,
     {
         let bytes = message::encode(kind, msg)?;
@@ -355,9 +299,7 @@ impl Master {
     }
 
     fn begin_all(&mut self, phase: Phase) -> Result<()> {
-        let begin = message::Begin {
-            phase: phase.code(),
-        };
+        let begin = message::Begin { phase: phase.code() };
         for rank in 0..self.links.len() {
             self.send(rank, Kind::Begin, &begin)?;
         }
@@ -366,13 +308,11 @@ impl Master {
 
     /// Bytes (in, out) the master has moved so far.
     fn traffic(&self) -> (u64, u64) {
-        self.links
-            .iter()
-            .map(|l| self.reactor.traffic(l.token))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        self.links.iter().map(|l| self.reactor.traffic(l.token)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
     fn start(&mut self, phase: Phase) {
+        crate::failpoint::crash_point("master", phase);
         self.phase = phase;
         self.phase_start = (self.clock.elapsed().as_secs_f64(), self.traffic());
         for link in &mut self.links {
@@ -385,20 +325,15 @@ impl Master {
     /// Waits until every worker has finished the current phase; records the
     /// phase's metrics and returns the workers' reports by rank.
     fn barrier(&mut self, deadline: Option<Instant>) -> Result<Vec<NodeStats>> {
-        self.wait(deadline, |m| m.links.iter().all(|l| l.done.is_some()))
-            .map_err(|e| match e {
-                Error::Usage(_) if deadline.is_some() => Error::Usage(format!(
-                    "the workers did not finish {} within {} s (can they reach each other?)",
-                    self.phase,
-                    INIT_TIMEOUT.as_secs()
-                )),
-                other => other,
-            })?;
-        let stats: Vec<NodeStats> = self
-            .links
-            .iter_mut()
-            .map(|l| l.done.take().unwrap_or_default())
-            .collect();
+        self.wait(deadline, |m| m.links.iter().all(|l| l.done.is_some())).map_err(|e| match e {
+            Error::Usage(_) if deadline.is_some() => Error::Usage(format!(
+                "the workers did not finish {} within {} s (can they reach each other?)",
+                self.phase,
+                INIT_TIMEOUT.as_secs()
+            )),
+            other => other,
+        })?;
+        let stats: Vec<NodeStats> = self.links.iter_mut().map(|l| l.done.take().unwrap_or_default()).collect();
         let end = self.clock.elapsed().as_secs_f64();
         let (start, (in0, out0)) = self.phase_start;
         let (in1, out1) = self.traffic();
@@ -409,11 +344,7 @@ impl Master {
             wall_s: end - start,
             master_bytes_sent: out1 - out0,
             master_bytes_received: in1 - in0,
-            nodes: stats
-                .iter()
-                .enumerate()
-                .map(|(r, s)| NodeMetrics::from_stats(r, s))
-                .collect(),
+            nodes: stats.iter().enumerate().map(|(r, s)| NodeMetrics::from_stats(r, s)).collect(),
             shares: None,
         });
         Ok(stats)
@@ -434,9 +365,7 @@ impl Master {
                 None => None,
             };
             let mut events = std::mem::take(&mut self.events);
-            self.reactor
-                .poll(timeout, &mut events)
-                .map_err(|e| Error::io("the event loop failed", e))?;
+            self.reactor.poll(timeout, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
             let mut result = Ok(());
             for event in events.drain(..) {
                 if result.is_ok() {
@@ -451,12 +380,10 @@ impl Master {
 
     fn on_event(&mut self, event: NetEvent) -> Result<()> {
         let (token, rank) = match &event {
-            NetEvent::Hello(t, _) | NetEvent::Frame(t, _) | NetEvent::Closed(t, _) => {
-                match self.by_token.get(t) {
-                    Some(&rank) => (*t, rank),
-                    None => return Ok(()),
-                }
-            }
+            NetEvent::Hello(t, _) | NetEvent::Frame(t, _) | NetEvent::Closed(t, _) => match self.by_token.get(t) {
+                Some(&rank) => (*t, rank),
+                None => return Ok(()),
+            },
             _ => return Ok(()),
         };
         let link = &mut self.links[rank];
@@ -477,11 +404,9 @@ impl Master {
                 self.by_token.remove(&token);
                 match why {
                     Closed::Eof if self.closing => Ok(()),
-                    why if !link.greeted => Err(Error::Unreachable {
-                        rank,
-                        addr: link.addr.clone(),
-                        reason: why.to_string(),
-                    }),
+                    why if !link.greeted => {
+                        Err(Error::Unreachable { rank, addr: link.addr.clone(), reason: why.to_string() })
+                    }
                     why => Err(Error::WorkerLost {
                         rank,
                         addr: link.addr.clone(),
@@ -496,16 +421,12 @@ impl Master {
 
     fn on_frame(&mut self, rank: usize, frame: Frame) -> Result<()> {
         let addr = self.links[rank].addr.clone();
-        let protocol = |error| Error::Protocol {
-            peer: format!("worker {rank} ({addr})"),
-            error,
-        };
+        let protocol = |error| Error::Protocol { peer: format!("worker {rank} ({addr})"), error };
         let unexpected = protocol(ProtocolError::Unexpected(frame.kind));
         let payload = &frame.payload;
         match frame.kind {
             Kind::PhaseDone => {
-                let done = message::access::<message::ArchivedPhaseDone>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let done = message::access::<message::ArchivedPhaseDone>(frame.kind, payload).map_err(protocol)?;
                 let link = &mut self.links[rank];
                 if done.phase != self.phase.code() || link.done.is_some() {
                     return Err(unexpected);
@@ -516,13 +437,7 @@ impl Master {
                     }
                     self.pulling += 1;
                     if self.pulling < self.links.len() {
-                        self.send(
-                            self.pulling,
-                            Kind::Pull,
-                            &message::Pull {
-                                rank: self.pulling as u32,
-                            },
-                        )?;
+                        self.send(self.pulling, Kind::Pull, &message::Pull { rank: self.pulling as u32 })?;
                     }
                 }
                 self.links[rank].done = Some(NodeStats::from(&done.stats));
@@ -530,41 +445,32 @@ impl Master {
                 self.progress.phase(self.phase, finished);
             }
             Kind::Progress => {
-                let p = message::access::<message::ArchivedProgress>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let p = message::access::<message::ArchivedProgress>(frame.kind, payload).map_err(protocol)?;
                 self.progress.tokenized(p.bytes.to_native());
             }
             Kind::Histogram if self.phase == Phase::LocalCount => {
-                let h = message::access::<message::ArchivedHistogram>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let h = message::access::<message::ArchivedHistogram>(frame.kind, payload).map_err(protocol)?;
                 self.links[rank].histogram = Some(local_count::received(h));
             }
             Kind::Samples if self.phase == Phase::Redistribute => {
-                let s = message::access::<message::ArchivedSamples>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let s = message::access::<message::ArchivedSamples>(frame.kind, payload).map_err(protocol)?;
                 let mut sets = Vec::with_capacity(s.groups.len());
                 for group in s.groups.iter() {
                     let records = group.words.records().map_err(protocol)?;
                     let (words, positions) = records.map(|(w, p)| (w.to_vec(), p)).unzip();
-                    sets.push(SampleSet {
-                        count: group.count.to_native(),
-                        words,
-                        positions,
-                    });
+                    sets.push(SampleSet { count: group.count.to_native(), words, positions });
                 }
                 self.links[rank].samples = Some(sets);
             }
             Kind::RangeChunk if self.phase == Phase::SortOutput && rank == self.pulling => {
-                let chunk = message::access::<message::ArchivedRangeChunk>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let chunk = message::access::<message::ArchivedRangeChunk>(frame.kind, payload).map_err(protocol)?;
                 self.lines_written += sort_output::lines_in(&chunk.text);
                 if let Some(output) = self.output.as_mut() {
                     output.write(&chunk.text)?;
                 }
             }
             Kind::Abort => {
-                let abort = message::access::<message::ArchivedAbort>(frame.kind, payload)
-                    .map_err(protocol)?;
+                let abort = message::access::<message::ArchivedAbort>(frame.kind, payload).map_err(protocol)?;
                 return Err(Error::WorkerFailed {
                     rank,
                     addr,
@@ -581,17 +487,12 @@ impl Master {
     /// for each to close its side.
     fn close(&mut self) {
         self.closing = true;
-        let finish = message::Finish {
-            job_id: self.job_id,
-        };
+        let finish = message::Finish { job_id: self.job_id };
         for rank in 0..self.links.len() {
             let _ = self.send(rank, Kind::Finish, &finish);
         }
         let deadline = Instant::now() + CLOSE_TIMEOUT;
-        if self
-            .wait(Some(deadline), |m| m.links.iter().all(|l| !l.open))
-            .is_err()
-        {
+        if self.wait(Some(deadline), |m| m.links.iter().all(|l| !l.open)).is_err() {
             tracing::debug!("some workers did not close their links in time");
         }
         for link in &self.links {
@@ -602,9 +503,7 @@ impl Master {
     /// After failure: tells every worker still linked to drop the job.
     fn abort(&mut self, error: &Error) {
         self.closing = true;
-        let abort = message::Abort {
-            reason: error.to_string(),
-        };
+        let abort = message::Abort { reason: error.to_string() };
         for rank in 0..self.links.len() {
             if self.links[rank].open && self.links[rank].greeted {
                 let _ = self.send(rank, Kind::Abort, &abort);
@@ -626,12 +525,8 @@ impl Master {
 
 /// Checks that a shuffle delivered what it sent; returns (records, words).
 fn check_balanced(phase: Phase, stats: &[NodeStats]) -> Result<(u64, u64)> {
-    let sent = stats
-        .iter()
-        .fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
-    let received = stats.iter().fold((0, 0), |a, s| {
-        (a.0 + s.records_received, a.1 + s.words_received)
-    });
+    let sent = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
+    let received = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_received, a.1 + s.words_received));
     if sent != received {
         return Err(Error::Conservation {
             phase,

@@ -85,15 +85,10 @@ impl NodeMetrics {
 impl JobMetrics {
     /// Writes the metrics as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let fail = |source| Error::Io {
-            context: format!("cannot write metrics to {}", path.display()),
-            source,
-        };
+        let fail = |source| Error::Io { context: format!("cannot write metrics to {}", path.display()), source };
         let json = serde_json::to_vec_pretty(self).map_err(|e| fail(e.into()))?;
         let mut file = std::fs::File::create(path).map_err(fail)?;
-        file.write_all(&json)
-            .and_then(|()| file.write_all(b"\n"))
-            .map_err(fail)
+        file.write_all(&json).and_then(|()| file.write_all(b"\n")).map_err(fail)
     }
 
     /// The per-phase table printed at the end of a job.
@@ -105,14 +100,9 @@ impl JobMetrics {
         ));
         for p in &self.phases {
             let records: u64 = p.nodes.iter().map(|n| n.records_sent).sum();
-            let bytes: u64 =
-                p.nodes.iter().map(|n| n.bytes_sent).sum::<u64>() + p.master_bytes_sent;
+            let bytes: u64 = p.nodes.iter().map(|n| n.bytes_sent).sum::<u64>() + p.master_bytes_sent;
             let busy = p.nodes.iter().map(|n| n.busy_s).fold(0.0, f64::max);
-            let share = if self.wall_s > 0.0 {
-                100.0 * p.wall_s / self.wall_s
-            } else {
-                0.0
-            };
+            let share = if self.wall_s > 0.0 { 100.0 * p.wall_s / self.wall_s } else { 0.0 };
             out.push_str(&format!(
                 "{:<13} {:>9.4} {:>6.1} {:>11} {:>11} {:>10.4}\n",
                 p.phase,
@@ -123,11 +113,7 @@ impl JobMetrics {
                 busy
             ));
         }
-        let rate = if self.wall_s > 0.0 {
-            self.total_bytes as f64 / self.wall_s
-        } else {
-            0.0
-        };
+        let rate = if self.wall_s > 0.0 { self.total_bytes as f64 / self.wall_s } else { 0.0 };
         out.push_str(&format!(
             "{} words, {} distinct, {} in {:.3} s ({}/s), {} worker{} → {}\n",
             self.total_words,
@@ -152,11 +138,7 @@ pub fn human_bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 #[cfg(test)]

@@ -24,10 +24,7 @@ pub struct Cut {
 impl Cut {
     /// The cut just before every word of this count.
     pub fn group_start(count: u64) -> Self {
-        Cut {
-            count,
-            word: Vec::new(),
-        }
+        Cut { count, word: Vec::new() }
     }
 
     /// True if the entry comes before this cut in result order.
@@ -68,13 +65,7 @@ mod tests {
 
     #[test]
     fn cuts_route_entries_to_ranges() {
-        let cuts = vec![
-            Cut::group_start(5),
-            Cut {
-                count: 2,
-                word: b"m".to_vec(),
-            },
-        ];
+        let cuts = vec![Cut::group_start(5), Cut { count: 2, word: b"m".to_vec() }];
         assert_eq!(range_of(&cuts, b"zzz", 9), 0);
         assert_eq!(range_of(&cuts, b"a", 5), 1);
         assert_eq!(range_of(&cuts, b"a", 2), 1);

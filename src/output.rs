@@ -22,30 +22,17 @@ impl Output {
     /// work, if the target's directory is not writable or the target is a
     /// directory.
     pub fn create(target: &Path) -> Result<Output> {
-        let fail = |source| Error::Output {
-            path: target.to_path_buf(),
-            source,
-        };
+        let fail = |source| Error::Output { path: target.to_path_buf(), source };
         if target.is_dir() {
             return Err(fail(std::io::Error::other("it is a directory")));
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| fail(std::io::Error::other("no file name")))?;
+        let name = target.file_name().ok_or_else(|| fail(std::io::Error::other("no file name")))?;
         let mut temp_name = std::ffi::OsString::from(".");
         temp_name.push(name);
         temp_name.push(format!(".{}.partial", std::process::id()));
         let temp = target.with_file_name(temp_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(fail)?;
-        Ok(Output {
-            target: target.to_path_buf(),
-            temp,
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        let file = OpenOptions::new().write(true).create_new(true).open(&temp).map_err(fail)?;
+        Ok(Output { target: target.to_path_buf(), temp, file: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     /// Appends bytes.
@@ -54,22 +41,13 @@ impl Output {
             Some(f) => f.write_all(bytes),
             None => Err(std::io::Error::other("output already closed")),
         };
-        result.map_err(|source| Error::Output {
-            path: self.target.clone(),
-            source,
-        })
+        result.map_err(|source| Error::Output { path: self.target.clone(), source })
     }
 
     /// Flushes, syncs and renames the temporary file onto the target.
     pub fn commit(mut self) -> Result<()> {
-        let fail = |source| Error::Output {
-            path: self.target.clone(),
-            source,
-        };
-        let writer = self
-            .file
-            .take()
-            .ok_or_else(|| fail(std::io::Error::other("output already closed")))?;
+        let fail = |source| Error::Output { path: self.target.clone(), source };
+        let writer = self.file.take().ok_or_else(|| fail(std::io::Error::other("output already closed")))?;
         let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
         file.sync_all().map_err(fail)?;
         drop(file);

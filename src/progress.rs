@@ -21,10 +21,7 @@ impl Progress {
     /// `wanted` and stderr is a terminal.
     pub fn new(wanted: bool, total_bytes: u64, workers: usize) -> Self {
         let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(total_bytes),
-                ProgressDrawTarget::stderr_with_hz(10),
-            );
+            let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr_with_hz(10));
             let style = ProgressStyle::with_template(
                 "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} ({binary_bytes_per_sec}) {msg}",
             )

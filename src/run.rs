@@ -15,39 +15,23 @@ use crate::metrics::JobMetrics;
 
 /// Runs the job on `workers` local worker processes of `threads` compute
 /// threads each. `log_flag` (e.g. `-q` or `-v`) is passed to the workers.
-pub fn run_local(
-    workers: usize,
-    threads: usize,
-    job: &JobConfig,
-    log_args: &[&str],
-) -> Result<JobMetrics> {
+pub fn run_local(workers: usize, threads: usize, job: &JobConfig, log_args: &[&str]) -> Result<JobMetrics> {
     if workers == 0 {
         return Err(Error::Usage("--workers must be at least 1".into()));
     }
-    let exe =
-        std::env::current_exe().map_err(|e| Error::io("cannot find the wordfreq executable", e))?;
-    let mut cluster = Cluster {
-        children: Vec::new(),
-    };
+    let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the wordfreq executable", e))?;
+    let mut cluster = Cluster { children: Vec::new() };
     let mut addrs = Vec::with_capacity(workers);
     for rank in 0..workers {
         let mut command = Command::new(&exe);
         command
-            .args([
-                "worker",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                &threads.to_string(),
-            ])
+            .args(["worker", "--listen", "127.0.0.1:0", "--threads", &threads.to_string()])
             .args(log_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         die_with_parent(&mut command);
-        let mut child = command
-            .spawn()
-            .map_err(|e| Error::io(format!("cannot start worker {rank}"), e))?;
+        let mut child = command.spawn().map_err(|e| Error::io(format!("cannot start worker {rank}"), e))?;
         let stdout = child.stdout.take();
         cluster.children.push(child);
         addrs.push(listening_address(rank, stdout)?);
@@ -59,19 +43,12 @@ pub fn run_local(
 fn listening_address(rank: usize, stdout: Option<std::process::ChildStdout>) -> Result<String> {
     let mut line = String::new();
     if let Some(out) = stdout {
-        BufReader::new(out)
-            .read_line(&mut line)
-            .map_err(|e| Error::io(format!("cannot read worker {rank}"), e))?;
+        BufReader::new(out).read_line(&mut line).map_err(|e| Error::io(format!("cannot read worker {rank}"), e))?;
     }
     line.trim()
         .strip_prefix("listening on ")
         .map(str::to_string)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "worker {rank} did not start (it printed {:?})",
-                line.trim()
-            ))
-        })
+        .ok_or_else(|| Error::Usage(format!("worker {rank} did not start (it printed {:?})", line.trim())))
 }
 
 /// Asks the kernel to kill the child if this process dies.

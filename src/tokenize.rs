@@ -61,12 +61,7 @@ impl Tokenizer {
     ///
     /// `data` is a whole file, so that words crossing the range's edges can be
     /// recognised; offsets in errors are offsets into `data`.
-    pub fn words(
-        self,
-        data: &[u8],
-        range: Range<usize>,
-        word: impl FnMut(&[u8]),
-    ) -> Result<(), InvalidUtf8> {
+    pub fn words(self, data: &[u8], range: Range<usize>, word: impl FnMut(&[u8])) -> Result<(), InvalidUtf8> {
         let end = range.end.min(data.len());
         let start = range.start.min(end);
         match self {
@@ -105,13 +100,7 @@ pub fn is_space(b: u8) -> bool {
     CLASS[b as usize] & SPACE != 0
 }
 
-fn whitespace_words(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    lower: bool,
-    mut word: impl FnMut(&[u8]),
-) {
+fn whitespace_words(data: &[u8], start: usize, end: usize, lower: bool, mut word: impl FnMut(&[u8])) {
     let mut i = start;
     // A word running into the range from before belongs to the previous range.
     if i > 0 && !is_space(data[i - 1]) {
@@ -148,12 +137,7 @@ fn whitespace_words(
     }
 }
 
-fn alnum_words(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    mut word: impl FnMut(&[u8]),
-) -> Result<(), InvalidUtf8> {
+fn alnum_words(data: &[u8], start: usize, end: usize, mut word: impl FnMut(&[u8])) -> Result<(), InvalidUtf8> {
     let mut i = start;
     // Step off the middle of a char; the previous range decodes (and checks) it.
     while i < data.len() && i < start + 3 && is_continuation(data[i]) {
@@ -217,10 +201,7 @@ fn decode(data: &[u8], i: usize) -> Result<(char, usize), InvalidUtf8> {
         _ => return Err(bad),
     };
     let bytes = data.get(i..i + len).ok_or(bad)?;
-    let c = std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.chars().next())
-        .ok_or(bad)?;
+    let c = std::str::from_utf8(bytes).ok().and_then(|s| s.chars().next()).ok_or(bad)?;
     Ok((c, len))
 }
 
@@ -244,8 +225,7 @@ mod tests {
 
     fn all(tok: Tokenizer, data: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        tok.words(data, 0..data.len(), |w| out.push(w.to_vec()))
-            .unwrap();
+        tok.words(data, 0..data.len(), |w| out.push(w.to_vec())).unwrap();
         out
     }
 
@@ -262,15 +242,8 @@ mod tests {
     }
 
     fn python_split(data: &[u8], lower: bool) -> Vec<Vec<u8>> {
-        let data = if lower {
-            data.to_ascii_lowercase()
-        } else {
-            data.to_vec()
-        };
-        data.split(|&b| is_space(b))
-            .filter(|w| !w.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect()
+        let data = if lower { data.to_ascii_lowercase() } else { data.to_vec() };
+        data.split(|&b| is_space(b)).filter(|w| !w.is_empty()).map(<[u8]>::to_vec).collect()
     }
 
     #[test]
@@ -278,21 +251,14 @@ mod tests {
         for b in 0..=255u8 {
             let data = [b'a', b, b'b'];
             let n = all(Tokenizer::Whitespace, &data).len();
-            let expected = if b" \t\n\x0b\x0c\r".contains(&b) {
-                2
-            } else {
-                1
-            };
+            let expected = if b" \t\n\x0b\x0c\r".contains(&b) { 2 } else { 1 };
             assert_eq!(n, expected, "byte {b:#04x}");
         }
     }
 
     #[test]
     fn lower_maps_only_ascii_letters() {
-        let words = all(
-            Tokenizer::WhitespaceLower,
-            "HeLLo ÉCOLE \u{c4}x Z\r\nq".as_bytes(),
-        );
+        let words = all(Tokenizer::WhitespaceLower, "HeLLo ÉCOLE \u{c4}x Z\r\nq".as_bytes());
         assert_eq!(
             words,
             vec![
@@ -311,21 +277,15 @@ mod tests {
         let data = b"  alpha beta\tgamma\r\ndelta  epsilon zeta eta theta iota kappa lambda";
         let whole = all(Tokenizer::Whitespace, data);
         for step in 1..data.len() + 2 {
-            assert_eq!(
-                by_ranges(Tokenizer::Whitespace, data, step).unwrap(),
-                whole,
-                "step {step}"
-            );
+            assert_eq!(by_ranges(Tokenizer::Whitespace, data, step).unwrap(), whole, "step {step}");
         }
     }
 
     #[test]
     fn alnum_splits_on_punctuation_and_lowercases_unicode() {
         let words = all(Tokenizer::Alnum, "Don't STOP—Ünïcode 42x; ΣΑΣ".as_bytes());
-        let expected: Vec<Vec<u8>> = ["don", "t", "stop", "ünïcode", "42x", "σασ"]
-            .iter()
-            .map(|w| w.as_bytes().to_vec())
-            .collect();
+        let expected: Vec<Vec<u8>> =
+            ["don", "t", "stop", "ünïcode", "42x", "σασ"].iter().map(|w| w.as_bytes().to_vec()).collect();
         assert_eq!(words, expected);
     }
 
@@ -334,34 +294,19 @@ mod tests {
         let data = "été über ñandú 日本語 テキスト x".as_bytes();
         let whole = all(Tokenizer::Alnum, data);
         for step in 1..data.len() + 2 {
-            assert_eq!(
-                by_ranges(Tokenizer::Alnum, data, step).unwrap(),
-                whole,
-                "step {step}"
-            );
+            assert_eq!(by_ranges(Tokenizer::Alnum, data, step).unwrap(), whole, "step {step}");
         }
     }
 
     #[test]
     fn alnum_reports_the_offset_of_bad_utf8_whatever_the_cut() {
         let data = b"good words \xff here and more";
-        assert_eq!(
-            Tokenizer::Alnum.words(data, 0..data.len(), |_| {}),
-            Err(InvalidUtf8 { offset: 11 })
-        );
+        assert_eq!(Tokenizer::Alnum.words(data, 0..data.len(), |_| {}), Err(InvalidUtf8 { offset: 11 }));
         for step in 1..data.len() + 2 {
-            assert_eq!(
-                by_ranges(Tokenizer::Alnum, data, step),
-                Err(InvalidUtf8 { offset: 11 }),
-                "step {step}"
-            );
+            assert_eq!(by_ranges(Tokenizer::Alnum, data, step), Err(InvalidUtf8 { offset: 11 }), "step {step}");
         }
         let truncated = b"abc \xe6\x97";
-        assert!(
-            Tokenizer::Alnum
-                .words(truncated, 0..truncated.len(), |_| {})
-                .is_err()
-        );
+        assert!(Tokenizer::Alnum.words(truncated, 0..truncated.len(), |_| {}).is_err());
     }
 
     proptest! {

@@ -46,10 +46,7 @@ const MERGER_BOUND: usize = 8;
 /// Binds `listen`, prints `listening on HOST:PORT` on stdout, and serves
 /// jobs until the process is killed.
 pub fn serve(listen: &str, threads: usize) -> Result<()> {
-    let listen_error = |source| Error::Listen {
-        addr: listen.to_string(),
-        source,
-    };
+    let listen_error = |source| Error::Listen { addr: listen.to_string(), source };
     let addr = listen
         .to_socket_addrs()
         .map_err(listen_error)?
@@ -62,8 +59,7 @@ pub fn serve(listen: &str, threads: usize) -> Result<()> {
         .thread_name(|i| format!("wordfreq-compute-{i}"))
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {threads} compute threads: {e}")))?;
-    let reactor =
-        Reactor::new(Some(listener)).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let reactor = Reactor::new(Some(listener)).map_err(|e| Error::io("cannot start the event loop", e))?;
     let (handoff, from_compute) = Handoff::channel(reactor.waker(), HANDOFF_BOUND);
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {local}")
@@ -71,11 +67,7 @@ pub fn serve(listen: &str, threads: usize) -> Result<()> {
         .map_err(|e| Error::io("cannot write to stdout", e))?;
     tracing::info!("worker listening on {local} with {threads} compute threads");
     let mut worker = Worker {
-        node: Node {
-            reactor,
-            handoff,
-            pool: Arc::new(pool),
-        },
+        node: Node { reactor, handoff, pool: Arc::new(pool) },
         from_compute,
         stalled: None,
         strangers: HashMap::new(),
@@ -134,11 +126,7 @@ impl Node {
     fn send<T>(&mut self, to: Token, kind: Kind, msg: &T) -> Result<()>
     where
         T: for<'a> rkyv::Serialize<
-                rkyv::api::high::HighSerializer<
-                    AlignedVec,
-                    rkyv::ser::allocator::ArenaHandle<'a>,
-                    rkyv::rancor::Error,
-                >,
+                rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
             >,
     {
         let bytes = message::encode(kind, msg)?;
@@ -147,16 +135,7 @@ impl Node {
     }
 
     fn send_hello(&mut self, to: Token, rank: u32, job_id: u64) {
-        self.reactor.send(
-            to,
-            Hello {
-                role: Role::Peer,
-                rank,
-                job_id,
-            }
-            .encode()
-            .to_vec(),
-        );
+        self.reactor.send(to, Hello { role: Role::Peer, rank, job_id }.encode().to_vec());
     }
 
     /// Runs `work` on the compute pool and hands its outcome to the loop.
@@ -221,6 +200,8 @@ struct Job {
     pulled: bool,
     /// Shuffle 2 is complete here: peer links may close without harm.
     peers_done: bool,
+    /// This worker's part failed and the master was told; waiting for its Abort.
+    failed: bool,
 }
 
 /// The receiving side of one shuffle.
@@ -236,10 +217,7 @@ impl Worker {
     fn run(&mut self) -> Result<()> {
         let mut events = Vec::new();
         loop {
-            self.node
-                .reactor
-                .poll(None, &mut events)
-                .map_err(|e| Error::io("the event loop failed", e))?;
+            self.node.reactor.poll(None, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
             for event in events.drain(..) {
                 self.on_net(event);
             }
@@ -263,20 +241,7 @@ impl Worker {
     fn on_hello(&mut self, token: Token, hello: Hello) {
         if let Some(addr) = self.strangers.remove(&token) {
             match hello.role {
-                Role::Master if self.master.is_some() => {
-                    tracing::warn!("refusing master {addr}: busy with another job");
-                    self.node.send_hello(token, NO_RANK, hello.job_id);
-                    let reason = "the worker is busy with another job".to_string();
-                    let _ = self
-                        .node
-                        .send(token, Kind::Abort, &message::Abort { reason });
-                    self.node.reactor.close_gracefully(token);
-                }
-                Role::Master => {
-                    tracing::debug!("master {addr} connected");
-                    self.master = Some(token);
-                    self.node.send_hello(token, NO_RANK, hello.job_id);
-                }
+                Role::Master => self.admit_master(token, addr, hello),
                 Role::Peer => match self.job.as_mut() {
                     Some(job) if job.id == hello.job_id => {
                         if let Err(e) = job.accept_peer(&mut self.node, token, hello) {
@@ -307,10 +272,35 @@ impl Worker {
         self.check_mesh();
     }
 
+    /// Takes a new master if none is linked; refuses it otherwise (one job
+    /// at a time). A previous master's close is always seen first: the
+    /// reactor reports connections in the order they were opened.
+    fn admit_master(&mut self, token: Token, addr: SocketAddr, hello: Hello) {
+        self.node.send_hello(token, NO_RANK, hello.job_id);
+        if self.master.is_none() {
+            tracing::debug!("master {addr} connected");
+            self.master = Some(token);
+        } else {
+            tracing::warn!("refusing master {addr}: busy with another job");
+            let reason = "the worker is busy with another job".to_string();
+            let _ = self.node.send(token, Kind::Abort, &message::Abort { reason });
+            self.node.reactor.close_gracefully(token);
+        }
+    }
+
     fn on_frame(&mut self, token: Token, frame: Frame) {
         if Some(token) == self.master {
-            if let Err(error) = self.on_master_frame(frame) {
-                self.fail_job(error);
+            match self.on_master_frame(frame) {
+                Ok(()) => {}
+                Err(error @ Error::Protocol { .. }) => {
+                    // A broken frame ends the link as well as the job.
+                    self.fail_job(error);
+                    if let Some(master) = self.master.take() {
+                        self.node.reactor.close_gracefully(master);
+                    }
+                    self.drop_job(false);
+                }
+                Err(error) => self.fail_job(error),
             }
             return;
         }
@@ -323,20 +313,14 @@ impl Worker {
             }
             None => {
                 let addr = self.node.reactor.addr(token);
-                tracing::warn!(
-                    "closing {addr:?}: {} before its job started",
-                    ProtocolError::Unexpected(frame.kind)
-                );
+                tracing::warn!("closing {addr:?}: {} before its job started", ProtocolError::Unexpected(frame.kind));
                 self.node.reactor.close(token);
             }
         }
     }
 
     fn on_master_frame(&mut self, frame: Frame) -> Result<()> {
-        let master_error = |error| Error::Protocol {
-            peer: "the master".into(),
-            error,
-        };
+        let master_error = |error| Error::Protocol { peer: "the master".into(), error };
         if frame.kind == Kind::JobSpec {
             if self.job.is_some() {
                 return Err(master_error(ProtocolError::Unexpected(Kind::JobSpec)));
@@ -356,38 +340,32 @@ impl Worker {
         let Some(job) = self.job.as_mut() else {
             return Err(master_error(ProtocolError::Unexpected(frame.kind)));
         };
+        if job.failed {
+            return Ok(()); // the master has our Abort and will answer with its own
+        }
         match frame.kind {
             Kind::Begin => {
-                let msg = message::access::<message::ArchivedBegin>(frame.kind, &frame.payload)
-                    .map_err(master_error)?;
-                let phase = Phase::from_code(msg.phase)
-                    .ok_or(master_error(ProtocolError::InvalidArchive(frame.kind)))?;
+                let msg =
+                    message::access::<message::ArchivedBegin>(frame.kind, &frame.payload).map_err(master_error)?;
+                let phase =
+                    Phase::from_code(msg.phase).ok_or(master_error(ProtocolError::InvalidArchive(frame.kind)))?;
                 job.begin(&mut self.node, phase)
             }
             Kind::SampleRequest => {
-                let msg =
-                    message::access::<message::ArchivedSampleRequest>(frame.kind, &frame.payload)
-                        .map_err(master_error)?;
+                let msg = message::access::<message::ArchivedSampleRequest>(frame.kind, &frame.payload)
+                    .map_err(master_error)?;
                 let counts: Vec<u64> = msg.counts.iter().map(|c| c.to_native()).collect();
                 job.sample(&mut self.node, counts, msg.stride.to_native())
             }
             Kind::Boundaries => {
                 let msg =
-                    message::access::<message::ArchivedBoundaries>(frame.kind, &frame.payload)
-                        .map_err(master_error)?;
-                let cuts: Vec<Cut> = msg
-                    .cuts
-                    .iter()
-                    .map(|c| Cut {
-                        count: c.count.to_native(),
-                        word: c.word.to_vec(),
-                    })
-                    .collect();
+                    message::access::<message::ArchivedBoundaries>(frame.kind, &frame.payload).map_err(master_error)?;
+                let cuts: Vec<Cut> =
+                    msg.cuts.iter().map(|c| Cut { count: c.count.to_native(), word: c.word.to_vec() }).collect();
                 job.boundaries(&mut self.node, cuts)
             }
             Kind::Pull => {
-                message::access::<message::ArchivedPull>(frame.kind, &frame.payload)
-                    .map_err(master_error)?;
+                message::access::<message::ArchivedPull>(frame.kind, &frame.payload).map_err(master_error)?;
                 job.pulled = true;
                 job.maybe_stream(&mut self.node);
                 Ok(())
@@ -397,25 +375,17 @@ impl Worker {
     }
 
     fn on_peer_frame(&mut self, rank: usize, frame: Frame) -> Result<()> {
-        let Some(job) = self.job.as_mut() else {
+        let Some(job) = self.job.as_mut().filter(|job| !job.failed) else {
             return Ok(());
         };
-        let unexpected = Error::Protocol {
-            peer: format!("worker {rank}"),
-            error: ProtocolError::Unexpected(frame.kind),
-        };
+        let unexpected =
+            Error::Protocol { peer: format!("worker {rank}"), error: ProtocolError::Unexpected(frame.kind) };
         let Some(shuffle) = job.shuffle.as_mut() else {
             return Err(unexpected);
         };
         let item = match frame.kind {
-            Kind::WordBatch => Inbound::Batch {
-                from: rank,
-                payload: frame.payload,
-            },
-            Kind::EndOfStream => Inbound::End {
-                from: rank,
-                payload: frame.payload,
-            },
+            Kind::WordBatch => Inbound::Batch { from: rank, payload: frame.payload },
+            Kind::EndOfStream => Inbound::End { from: rank, payload: frame.payload },
             _ => return Err(unexpected),
         };
         if !shuffle.backlog.is_empty() {
@@ -477,17 +447,13 @@ impl Worker {
         }
         self.parked.retain(|(t, _)| *t != token);
         let Some(job) = self.job.as_ref() else { return };
-        let rank = job
-            .mesh
-            .rank_of(token)
-            .or_else(|| job.dialing.get(&token).copied());
-        if let Some(rank) = rank {
-            if !job.peers_done {
-                let addr = job.peers[rank];
-                self.fail_job(Error::Usage(format!(
-                    "lost the link to worker {rank} ({addr}): {why}"
-                )));
-            }
+        let rank = job.mesh.rank_of(token).or_else(|| job.dialing.get(&token).copied());
+        if let Some(rank) = rank
+            && !job.peers_done
+            && !job.failed
+        {
+            let addr = job.peers[rank];
+            self.fail_job(Error::Usage(format!("lost the link to worker {rank} ({addr}): {why}")));
         }
     }
 
@@ -495,12 +461,9 @@ impl Worker {
         let Some(master) = self.master else {
             return Ok(());
         };
-        let spec = message::access::<message::ArchivedJobSpec>(Kind::JobSpec, payload).map_err(
-            |error| Error::Protocol {
-                peer: "the master".into(),
-                error,
-            },
-        )?;
+        let spec = message::access::<message::ArchivedJobSpec>(Kind::JobSpec, payload)
+            .map_err(|error| Error::Protocol { peer: "the master".into(), error })?;
+        crate::failpoint::crash_point("worker", Phase::Init);
         let setup = init::open(spec)?;
         tracing::info!(
             "job {:x}: rank {} of {}, {} splits",
@@ -533,14 +496,16 @@ impl Worker {
             sorted: None,
             pulled: false,
             peers_done: false,
+            failed: false,
         };
         job.traffic_mark = job.traffic(&self.node.reactor);
         for rank in job.mesh.dials() {
             let addr = job.peers[rank];
-            let token =
-                self.node.reactor.connect(addr).map_err(|e| {
-                    Error::Usage(format!("cannot reach worker {rank} at {addr}: {e}"))
-                })?;
+            let token = self
+                .node
+                .reactor
+                .connect(addr)
+                .map_err(|e| Error::Usage(format!("cannot reach worker {rank} at {addr}: {e}")))?;
             job.dialing.insert(token, rank);
             self.node.send_hello(token, job.rank as u32, job.id);
         }
@@ -564,12 +529,7 @@ impl Worker {
             return;
         }
         job.init_reported = true;
-        job.open_shuffle(
-            &self.node,
-            Phase::Shuffle1,
-            WordCounts::new(),
-            Computed::Table,
-        );
+        job.open_shuffle(&self.node, Phase::Shuffle1, WordCounts::new(), Computed::Table);
         let stats = job.stats(&self.node.reactor, NodeStats::default());
         if let Err(e) = job.report(&mut self.node, Phase::Init, stats) {
             self.fail_job(e);
@@ -612,20 +572,14 @@ impl Worker {
         }
         if self.progress > 0 {
             if let Some(job) = self.job.as_ref() {
-                let _ = self.node.send(
-                    job.master,
-                    Kind::Progress,
-                    &message::Progress {
-                        bytes: self.progress,
-                    },
-                );
+                let _ = self.node.send(job.master, Kind::Progress, &message::Progress { bytes: self.progress });
             }
             self.progress = 0;
         }
     }
 
     fn on_computed(&mut self, result: Computed) -> Result<()> {
-        let Some(job) = self.job.as_mut() else {
+        let Some(job) = self.job.as_mut().filter(|job| !job.failed) else {
             return Ok(());
         };
         match result {
@@ -645,11 +599,7 @@ impl Worker {
                 let words = job.table.as_ref().map_or(0, |t| t.total());
                 let stats = job.stats(
                     &self.node.reactor,
-                    NodeStats {
-                        distinct: table,
-                        words_received: words,
-                        ..NodeStats::default()
-                    },
+                    NodeStats { distinct: table, words_received: words, ..NodeStats::default() },
                 );
                 job.report(&mut self.node, Phase::LocalCount, stats)
             }
@@ -659,13 +609,7 @@ impl Worker {
             }
             Computed::Shares(shares) => {
                 job.open_shuffle(&self.node, Phase::Shuffle2, Entries::new(), Computed::Range);
-                let stats = job.stats(
-                    &self.node.reactor,
-                    NodeStats {
-                        shares,
-                        ..NodeStats::default()
-                    },
-                );
+                let stats = job.stats(&self.node.reactor, NodeStats { shares, ..NodeStats::default() });
                 job.report(&mut self.node, Phase::Redistribute, stats)
             }
             Computed::Sorted(range) => {
@@ -676,30 +620,29 @@ impl Worker {
             Computed::Streamed(s) => {
                 let stats = job.stats(
                     &self.node.reactor,
-                    NodeStats {
-                        records_sent: s.lines,
-                        words_sent: s.words,
-                        ..NodeStats::default()
-                    },
+                    NodeStats { records_sent: s.lines, words_sent: s.words, ..NodeStats::default() },
                 );
                 job.report(&mut self.node, Phase::SortOutput, stats)
             }
         }
     }
 
-    /// Reports a failure of this worker's part to the master and ends the job.
+    /// Reports a failure of this worker's part to the master and stops the
+    /// job's compute. The job's links stay open until the master answers with
+    /// `Abort`, so that the master hears this cause first, not the echo of
+    /// other workers losing their link to this one.
     fn fail_job(&mut self, error: Error) {
-        tracing::warn!("job failed: {error}");
-        if let Some(master) = self.master {
-            let _ = self.node.send(
-                master,
-                Kind::Abort,
-                &message::Abort {
-                    reason: error.to_string(),
-                },
-            );
+        if self.job.as_ref().is_some_and(|job| job.failed) {
+            return;
         }
-        self.drop_job(false);
+        tracing::warn!("job failed: {error}");
+        let Some(master) = self.master else { return self.drop_job(false) };
+        let _ = self.node.send(master, Kind::Abort, &message::Abort { reason: error.to_string() });
+        if let Some(job) = self.job.as_mut() {
+            job.failed = true;
+            job.cancel.store(true, Ordering::Relaxed);
+            job.shuffle = None;
+        }
     }
 
     /// Ends the current job: compute is told to stop and every link of the
@@ -707,11 +650,7 @@ impl Worker {
     fn drop_job(&mut self, completed: bool) {
         let Some(job) = self.job.take() else { return };
         job.cancel.store(true, Ordering::Relaxed);
-        let links: Vec<Token> = job
-            .mesh
-            .tokens()
-            .chain(job.dialing.keys().copied())
-            .collect();
+        let links: Vec<Token> = job.mesh.tokens().chain(job.dialing.keys().copied()).collect();
         for token in links {
             if completed {
                 self.node.reactor.close_gracefully(token);
@@ -721,11 +660,7 @@ impl Worker {
         }
         self.stalled = None;
         self.progress = 0;
-        tracing::info!(
-            "job {:x} {}",
-            job.id,
-            if completed { "done" } else { "dropped" }
-        );
+        tracing::info!("job {:x} {}", job.id, if completed { "done" } else { "dropped" });
     }
 }
 
@@ -734,9 +669,7 @@ impl Job {
         let rank = hello.rank as usize;
         if !self.mesh.may_accept(rank) {
             node.reactor.close(token);
-            return Err(Error::Usage(format!(
-                "a peer claiming rank {rank} connected, which is not expected"
-            )));
+            return Err(Error::Usage(format!("a peer claiming rank {rank} connected, which is not expected")));
         }
         self.mesh.link(rank, token);
         node.send_hello(token, self.rank as u32, self.id);
@@ -755,6 +688,7 @@ impl Job {
     }
 
     fn start_phase(&mut self, reactor: &Reactor, phase: Phase) {
+        crate::failpoint::crash_point("worker", phase);
         self.phase = phase;
         self.clock = Instant::now();
         self.traffic_mark = self.traffic(reactor);
@@ -771,14 +705,7 @@ impl Job {
 
     fn report(&mut self, node: &mut Node, phase: Phase, stats: NodeStats) -> Result<()> {
         tracing::debug!("job {:x}: {phase} done in {} µs", self.id, stats.busy_us);
-        node.send(
-            self.master,
-            Kind::PhaseDone,
-            &message::PhaseDone {
-                phase: phase.code(),
-                stats,
-            },
-        )
+        node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
     }
 
     /// Sets up the receiving side of a shuffle: its merger thread starts
@@ -798,37 +725,25 @@ impl Job {
             .spawn(move || {
                 let woken = handoff.clone();
                 let msg = match shuffle::merge(phase, rank, workers, table, rx, || woken.wake()) {
-                    Ok(received) => ToLoop::Computed {
-                        job,
-                        result: wrap(received),
-                    },
+                    Ok(received) => ToLoop::Computed { job, result: wrap(received) },
                     Err(error) => ToLoop::Failed { job, error },
                 };
                 let _ = handoff.send(msg);
             })
             .map(drop)
             .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
-        self.shuffle = Some(Shuffle {
-            inbox,
-            backlog: VecDeque::new(),
-            result: None,
-        });
+        self.shuffle = Some(Shuffle { inbox, backlog: VecDeque::new(), result: None });
         self.sent = None;
     }
 
     fn outbox(&self, node: &Node) -> Result<Outbox> {
-        let shuffle = self
-            .shuffle
-            .as_ref()
-            .ok_or_else(|| Error::Usage("no shuffle is open".into()))?;
+        let shuffle = self.shuffle.as_ref().ok_or_else(|| Error::Usage("no shuffle is open".into()))?;
         Ok(Outbox {
             job: self.id,
             rank: self.rank,
             handoff: node.handoff.clone(),
             inbox: shuffle.inbox.clone(),
-            sent: (0..self.workers)
-                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
-                .collect(),
+            sent: (0..self.workers).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect(),
             cancel: Arc::clone(&self.cancel),
         })
     }
@@ -838,46 +753,23 @@ impl Job {
         match phase {
             Phase::Shuffle1 => {
                 let outbox = self.outbox(node)?;
-                let (sources, splits, tokenizer, workers) = (
-                    Arc::clone(&self.sources),
-                    Arc::clone(&self.splits),
-                    self.tokenizer,
-                    self.workers,
-                );
+                let (sources, splits, tokenizer, workers) =
+                    (Arc::clone(&self.sources), Arc::clone(&self.splits), self.tokenizer, self.workers);
                 node.compute(self.id, move || {
-                    shuffle1::worker(
-                        &sources,
-                        &splits,
-                        tokenizer,
-                        workers,
-                        &outbox.cancel,
-                        &outbox,
-                    )?;
+                    shuffle1::worker(&sources, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
                     outbox.finish(Phase::Shuffle1)
                 });
             }
             Phase::LocalCount => {
-                let table = self
-                    .table
-                    .clone()
-                    .ok_or_else(|| Error::Usage("local_count before shuffle1".into()))?;
+                let table = self.table.clone().ok_or_else(|| Error::Usage("local_count before shuffle1".into()))?;
                 node.compute(self.id, move || {
-                    Ok(Computed::Histogram(message::encode(
-                        Kind::Histogram,
-                        &local_count::report(&table),
-                    )?))
+                    Ok(Computed::Histogram(message::encode(Kind::Histogram, &local_count::report(&table))?))
                 });
             }
             Phase::Shuffle2 => {
                 let outbox = self.outbox(node)?;
-                let table = self
-                    .table
-                    .take()
-                    .ok_or_else(|| Error::Usage("shuffle2 before shuffle1".into()))?;
-                let cuts = self
-                    .cuts
-                    .clone()
-                    .ok_or_else(|| Error::Usage("shuffle2 before boundaries".into()))?;
+                let table = self.table.take().ok_or_else(|| Error::Usage("shuffle2 before shuffle1".into()))?;
+                let cuts = self.cuts.clone().ok_or_else(|| Error::Usage("shuffle2 before boundaries".into()))?;
                 node.compute(self.id, move || {
                     shuffle2::worker(&table, &cuts, &outbox)?;
                     drop(table);
@@ -885,10 +777,7 @@ impl Job {
                 });
             }
             Phase::SortOutput => {
-                let mut range = self
-                    .range
-                    .take()
-                    .ok_or_else(|| Error::Usage("sort_output before shuffle2".into()))?;
+                let mut range = self.range.take().ok_or_else(|| Error::Usage("sort_output before shuffle2".into()))?;
                 node.compute(self.id, move || {
                     range.sort();
                     Ok(Computed::Sorted(range))
@@ -908,16 +797,10 @@ impl Job {
         if self.phase != Phase::Redistribute {
             self.start_phase(&node.reactor, Phase::Redistribute);
         }
-        let table = self
-            .table
-            .clone()
-            .ok_or_else(|| Error::Usage("samples before shuffle1".into()))?;
+        let table = self.table.clone().ok_or_else(|| Error::Usage("samples before shuffle1".into()))?;
         node.compute(self.id, move || {
             let groups = redistribute::samples(&table, &counts, stride);
-            Ok(Computed::Samples(message::encode(
-                Kind::Samples,
-                &message::Samples { groups },
-            )?))
+            Ok(Computed::Samples(message::encode(Kind::Samples, &message::Samples { groups })?))
         });
         Ok(())
     }
@@ -934,13 +817,8 @@ impl Job {
         }
         let cuts = Arc::new(cuts);
         self.cuts = Some(Arc::clone(&cuts));
-        let table = self
-            .table
-            .clone()
-            .ok_or_else(|| Error::Usage("boundaries before shuffle1".into()))?;
-        node.compute(self.id, move || {
-            Ok(Computed::Shares(redistribute::shares(&table, &cuts)))
-        });
+        let table = self.table.clone().ok_or_else(|| Error::Usage("boundaries before shuffle1".into()))?;
+        node.compute(self.id, move || Ok(Computed::Shares(redistribute::shares(&table, &cuts))));
         Ok(())
     }
 
@@ -954,11 +832,7 @@ impl Job {
         };
         self.shuffle = None;
         self.sent = None;
-        let mut stats = NodeStats {
-            records_sent,
-            words_sent,
-            ..NodeStats::default()
-        };
+        let mut stats = NodeStats { records_sent, words_sent, ..NodeStats::default() };
         let phase = match result {
             Computed::Table(received) => {
                 stats.records_received = received.records;
@@ -994,17 +868,9 @@ impl Job {
         node.compute(job, move || {
             let mut scratch = AlignedVec::new();
             let streamed = sort_output::stream(&range, |text| {
-                let bytes = message::encode_with(
-                    Kind::RangeChunk,
-                    &message::RangeChunk { text },
-                    &mut scratch,
-                )?;
+                let bytes = message::encode_with(Kind::RangeChunk, &message::RangeChunk { text }, &mut scratch)?;
                 handoff
-                    .send(ToLoop::Frame {
-                        job,
-                        to: Dest::Master,
-                        bytes,
-                    })
+                    .send(ToLoop::Frame { job, to: Dest::Master, bytes })
                     .map_err(|_| Error::Usage("the event loop is gone".into()))
             })?;
             Ok(Computed::Streamed(streamed))
@@ -1039,36 +905,20 @@ impl Outbox {
     fn finish(&self, phase: Phase) -> Result<Computed> {
         let mut total = (0, 0);
         for (dest, (records, words)) in self.sent.iter().enumerate() {
-            let (records, words) = (
-                records.load(Ordering::Relaxed),
-                words.load(Ordering::Relaxed),
-            );
+            let (records, words) = (records.load(Ordering::Relaxed), words.load(Ordering::Relaxed));
             total.0 += records;
             total.1 += words;
             if dest == self.rank {
-                self.inbox
-                    .send(Inbound::LocalEnd { records, words })
-                    .map_err(|_| Self::cancelled())?;
+                self.inbox.send(Inbound::LocalEnd { records, words }).map_err(|_| Self::cancelled())?;
             } else {
-                let end = message::EndOfStream {
-                    phase: phase.code(),
-                    records,
-                    words,
-                };
+                let end = message::EndOfStream { phase: phase.code(), records, words };
                 let bytes = message::encode(Kind::EndOfStream, &end)?;
                 self.handoff
-                    .send(ToLoop::Frame {
-                        job: self.job,
-                        to: Dest::Peer(dest),
-                        bytes,
-                    })
+                    .send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes })
                     .map_err(|_| Self::cancelled())?;
             }
         }
-        Ok(Computed::Sent {
-            records: total.0,
-            words: total.1,
-        })
+        Ok(Computed::Sent { records: total.0, words: total.1 })
     }
 }
 
@@ -1078,31 +928,16 @@ impl Sink for Outbox {
             return Err(Self::cancelled());
         }
         let words: u64 = batch.counts.iter().sum();
-        self.sent[dest]
-            .0
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.sent[dest].0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.sent[dest].1.fetch_add(words, Ordering::Relaxed);
         if dest == self.rank {
-            return self
-                .inbox
-                .send(Inbound::Local(batch))
-                .map_err(|_| Self::cancelled());
+            return self.inbox.send(Inbound::Local(batch)).map_err(|_| Self::cancelled());
         }
-        let bytes =
-            SCRATCH.with(|s| message::encode_with(Kind::WordBatch, &batch, &mut s.borrow_mut()))?;
-        self.handoff
-            .send(ToLoop::Frame {
-                job: self.job,
-                to: Dest::Peer(dest),
-                bytes,
-            })
-            .map_err(|_| Self::cancelled())
+        let bytes = SCRATCH.with(|s| message::encode_with(Kind::WordBatch, &batch, &mut s.borrow_mut()))?;
+        self.handoff.send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes }).map_err(|_| Self::cancelled())
     }
 
     fn progress(&self, bytes: u64) {
-        let _ = self.handoff.send(ToLoop::Progress {
-            job: self.job,
-            bytes,
-        });
+        let _ = self.handoff.send(ToLoop::Progress { job: self.job, bytes });
     }
 }

@@ -192,9 +192,7 @@ impl Connection {
         while read < budget {
             let pending = self.input.data();
             let want = match frame::frame_len(pending) {
-                Some(len) if self.greeted && len > pending.len() => {
-                    (len - pending.len()).max(READ_CHUNK)
-                }
+                Some(len) if self.greeted && len > pending.len() => (len - pending.len()).max(READ_CHUNK),
                 _ => READ_CHUNK,
             };
             match self.stream.read(self.input.spare(want)) {

@@ -17,10 +17,7 @@ pub struct Handoff<T> {
 
 impl<T> Clone for Handoff<T> {
     fn clone(&self) -> Self {
-        Handoff {
-            tx: self.tx.clone(),
-            waker: Arc::clone(&self.waker),
-        }
+        Handoff { tx: self.tx.clone(), waker: Arc::clone(&self.waker) }
     }
 }
 

@@ -17,10 +17,7 @@ pub struct Mesh {
 impl Mesh {
     /// An empty mesh for `rank` of `workers`.
     pub fn new(rank: usize, workers: usize) -> Self {
-        Mesh {
-            rank,
-            links: vec![None; workers],
-        }
+        Mesh { rank, links: vec![None; workers] }
     }
 
     /// The ranks this worker dials.
@@ -40,10 +37,7 @@ impl Mesh {
 
     /// True once every other rank is linked.
     pub fn is_complete(&self) -> bool {
-        self.links
-            .iter()
-            .enumerate()
-            .all(|(r, l)| r == self.rank || l.is_some())
+        self.links.iter().enumerate().all(|(r, l)| r == self.rank || l.is_some())
     }
 
     /// The rank at the other end of a link.

@@ -10,7 +10,7 @@
 //! and stop altogether while the driver pauses a connection (backpressure
 //! towards a sender that outruns this node).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -73,7 +73,8 @@ pub struct Reactor {
     poll: Poll,
     events: Events,
     listener: Option<TcpListener>,
-    conns: HashMap<Token, Connection>,
+    /// By token: tokens grow, so iteration visits older connections first.
+    conns: BTreeMap<Token, Connection>,
     next_token: usize,
     waker: Arc<Waker>,
 }
@@ -90,7 +91,7 @@ impl Reactor {
             poll,
             events: Events::with_capacity(256),
             listener,
-            conns: HashMap::new(),
+            conns: BTreeMap::new(),
             next_token: FIRST_CONNECTION,
             waker,
         })
@@ -105,13 +106,8 @@ impl Reactor {
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<Token> {
         let mut stream = TcpStream::connect(addr)?;
         let token = self.take_token();
-        self.poll
-            .registry()
-            .register(&mut stream, token, Interest::WRITABLE)?;
-        self.conns.insert(
-            token,
-            Connection::new(stream, addr, State::Connecting, Interest::WRITABLE),
-        );
+        self.poll.registry().register(&mut stream, token, Interest::WRITABLE)?;
+        self.conns.insert(token, Connection::new(stream, addr, State::Connecting, Interest::WRITABLE));
         Ok(token)
     }
 
@@ -148,9 +144,7 @@ impl Reactor {
 
     /// Bytes (received, queued for sending) on a connection so far.
     pub fn traffic(&self, token: Token) -> (u64, u64) {
-        self.conns
-            .get(&token)
-            .map_or((0, 0), |c| (c.bytes_in, c.bytes_out))
+        self.conns.get(&token).map_or((0, 0), |c| (c.bytes_in, c.bytes_out))
     }
 
     /// Drops a connection at once, without further events.
@@ -252,9 +246,7 @@ impl Reactor {
                 Ok((mut stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let token = self.take_token();
-                    self.poll
-                        .registry()
-                        .register(&mut stream, token, Interest::READABLE)?;
+                    self.poll.registry().register(&mut stream, token, Interest::READABLE)?;
                     let mut c = Connection::new(stream, addr, State::Open, Interest::READABLE);
                     c.readable = true;
                     self.conns.insert(token, c);
@@ -299,10 +291,11 @@ impl Reactor {
                 Ok(Some(e)) | Err(e) => return self.fail(token, Closed::Io(e), out),
             }
         }
-        if c.writable && c.queued > 0 {
-            if let Err(e) = c.flush() {
-                return self.fail(token, Closed::Io(e), out);
-            }
+        if c.writable
+            && c.queued > 0
+            && let Err(e) = c.flush()
+        {
+            return self.fail(token, Closed::Io(e), out);
         }
         if c.state == State::Draining && c.queued == 0 && !c.shut {
             let _ = c.stream.shutdown(Shutdown::Write);
@@ -341,10 +334,7 @@ impl Reactor {
     /// Forgets a connection and reports why (unless it was draining, which
     /// the driver already forgot).
     fn fail(&mut self, token: Token, why: Closed, out: &mut Vec<NetEvent>) {
-        let draining = self
-            .conns
-            .get(&token)
-            .is_some_and(|c| c.state == State::Draining);
+        let draining = self.conns.get(&token).is_some_and(|c| c.state == State::Draining);
         self.close(token);
         if !draining {
             out.push(NetEvent::Closed(token, why));

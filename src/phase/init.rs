@@ -25,13 +25,8 @@ pub fn job_specs(
     peers: &[String],
     tokenizer: Tokenizer,
 ) -> Vec<JobSpec> {
-    let file_specs: Vec<FileSpec> = files
-        .iter()
-        .map(|f| FileSpec {
-            path: f.path.as_os_str().as_bytes().to_vec(),
-            len: f.len,
-        })
-        .collect();
+    let file_specs: Vec<FileSpec> =
+        files.iter().map(|f| FileSpec { path: f.path.as_os_str().as_bytes().to_vec(), len: f.len }).collect();
     plan.iter()
         .enumerate()
         .map(|(rank, splits)| JobSpec {
@@ -41,14 +36,7 @@ pub fn job_specs(
             tokenizer: tokenizer.code(),
             hash_fingerprint: hash_fingerprint(),
             files: file_specs.clone(),
-            splits: splits
-                .iter()
-                .map(|s| SplitSpec {
-                    file: s.file,
-                    start: s.start,
-                    end: s.end,
-                })
-                .collect(),
+            splits: splits.iter().map(|s| SplitSpec { file: s.file, start: s.start, end: s.end }).collect(),
         })
         .collect()
 }
@@ -78,8 +66,8 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     if rank >= spec.peers.len() {
         return Err(bad(format!("rank {rank} of {} workers", spec.peers.len())));
     }
-    let tokenizer = Tokenizer::from_code(spec.tokenizer)
-        .ok_or_else(|| bad(format!("unknown tokenizer {}", spec.tokenizer)))?;
+    let tokenizer =
+        Tokenizer::from_code(spec.tokenizer).ok_or_else(|| bad(format!("unknown tokenizer {}", spec.tokenizer)))?;
     let mut peers = Vec::with_capacity(spec.peers.len());
     for addr in spec.peers.iter() {
         let resolved = addr
@@ -87,9 +75,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut it| it.next())
-            .ok_or_else(|| {
-                Error::Usage(format!("cannot resolve peer address {}", addr.as_str()))
-            })?;
+            .ok_or_else(|| Error::Usage(format!("cannot resolve peer address {}", addr.as_str())))?;
         peers.push(resolved);
     }
     // Map only the files this worker's splits touch, renumbered in order.
@@ -98,16 +84,10 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     let mut splits = Vec::with_capacity(spec.splits.len());
     for s in spec.splits.iter() {
         let index = s.file.to_native() as usize;
-        let file = spec
-            .files
-            .get(index)
-            .ok_or_else(|| bad(format!("split names file {index}")))?;
+        let file = spec.files.get(index).ok_or_else(|| bad(format!("split names file {index}")))?;
         let (start, end) = (s.start.to_native(), s.end.to_native());
         if start > end || end > file.len.to_native() {
-            return Err(bad(format!(
-                "split {start}..{end} of a {}-byte file",
-                file.len
-            )));
+            return Err(bad(format!("split {start}..{end} of a {}-byte file", file.len)));
         }
         let mapped = match local[index] {
             Some(i) => i,
@@ -122,18 +102,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
                 sources.len() - 1
             }
         };
-        splits.push(Split {
-            file: mapped as u32,
-            start,
-            end,
-        });
+        splits.push(Split { file: mapped as u32, start, end });
     }
-    Ok(Setup {
-        job_id: spec.job_id.to_native(),
-        rank,
-        peers,
-        tokenizer,
-        sources,
-        splits,
-    })
+    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, sources, splits })
 }

@@ -37,14 +37,8 @@ pub enum Phase {
 
 impl Phase {
     /// All phases, in job order.
-    pub const ALL: [Phase; 6] = [
-        Phase::Init,
-        Phase::Shuffle1,
-        Phase::LocalCount,
-        Phase::Redistribute,
-        Phase::Shuffle2,
-        Phase::SortOutput,
-    ];
+    pub const ALL: [Phase; 6] =
+        [Phase::Init, Phase::Shuffle1, Phase::LocalCount, Phase::Redistribute, Phase::Shuffle2, Phase::SortOutput];
 
     /// The name used in logs, metrics and errors.
     pub fn name(self) -> &'static str {

@@ -84,17 +84,9 @@ impl Plan {
                 Planned::Inside { count, offset }
             });
         }
-        let mut plan = Plan {
-            planned,
-            sizes: Vec::new(),
-            stride,
-            tolerance,
-        };
+        let mut plan = Plan { planned, sizes: Vec::new(), stride, tolerance };
         let wanted = plan.sample_counts();
-        plan.sizes = histograms
-            .iter()
-            .map(|h| wanted.iter().map(|&c| (c, h.words_with(c))).collect())
-            .collect();
+        plan.sizes = histograms.iter().map(|h| wanted.iter().map(|&c| (c, h.words_with(c))).collect()).collect();
         plan
     }
 
@@ -141,15 +133,10 @@ impl Plan {
     }
 
     fn cut_inside(&self, count: u64, offset: u64, samples: &[Vec<SampleSet>]) -> Cut {
-        let sets: Vec<Option<&SampleSet>> = samples
-            .iter()
-            .map(|groups| groups.iter().find(|s| s.count == count))
-            .collect();
+        let sets: Vec<Option<&SampleSet>> =
+            samples.iter().map(|groups| groups.iter().find(|s| s.count == count)).collect();
         let size_on = |worker: usize| {
-            self.sizes
-                .get(worker)
-                .and_then(|s| s.iter().find(|(c, _)| *c == count))
-                .map_or(0, |&(_, n)| n)
+            self.sizes.get(worker).and_then(|s| s.iter().find(|(c, _)| *c == count)).map_or(0, |&(_, n)| n)
         };
         // Candidates: the group's start, and every sampled word.
         let mut best = (offset, Cut::group_start(count));
@@ -166,13 +153,7 @@ impl Plan {
                 }
                 let miss = estimate.abs_diff(offset);
                 if miss < best.0 {
-                    best = (
-                        miss,
-                        Cut {
-                            count,
-                            word: word.clone(),
-                        },
-                    );
+                    best = (miss, Cut { count, word: word.clone() });
                 }
             }
         }
@@ -216,10 +197,7 @@ pub fn samples(table: &WordCounts, counts: &[u64], stride: u64) -> Vec<SampleGro
             for (position, word) in words.iter().enumerate().step_by(stride) {
                 batch.push(word, position as u64);
             }
-            SampleGroup {
-                count,
-                words: batch,
-            }
+            SampleGroup { count, words: batch }
         })
         .collect()
 }
@@ -277,10 +255,7 @@ mod tests {
         let mean = distinct as f64 / shares.len() as f64;
         let slack = (mean * 0.01).max(1.0);
         for &s in shares {
-            assert!(
-                (s as f64 - mean).abs() <= slack,
-                "shares {shares:?}, mean {mean}"
-            );
+            assert!((s as f64 - mean).abs() <= slack, "shares {shares:?}, mean {mean}");
         }
     }
 
@@ -300,9 +275,7 @@ mod tests {
     fn zipf_with_half_the_vocabulary_at_count_one() {
         // Count ~ 1/rank: about half the words appear once.
         let n = 100_000;
-        let words: Vec<_> = (1..=n)
-            .map(|rank| (word(rank), (n as u64 / 2 / rank as u64).max(1)))
-            .collect();
+        let words: Vec<_> = (1..=n).map(|rank| (word(rank), (n as u64 / 2 / rank as u64).max(1))).collect();
         let ones = words.iter().filter(|(_, c)| *c == 1).count();
         assert!(ones * 2 >= n, "{ones}");
         for workers in [2, 3, 4, 7] {
@@ -313,9 +286,7 @@ mod tests {
     #[test]
     fn tiny_inputs_balance_to_one_word() {
         for distinct in 0..30 {
-            let words: Vec<_> = (0..distinct)
-                .map(|i| (word(i), (i % 3 + 1) as u64))
-                .collect();
+            let words: Vec<_> = (0..distinct).map(|i| (word(i), (i % 3 + 1) as u64)).collect();
             for workers in 1..6 {
                 let shares = simulate(&words, workers);
                 let (lo, hi) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());

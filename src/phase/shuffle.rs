@@ -40,9 +40,7 @@ pub struct Partitioner {
 impl Partitioner {
     /// Builders for `workers` destinations.
     pub fn new(workers: usize) -> Self {
-        Partitioner {
-            builders: (0..workers).map(|_| WordBatch::default()).collect(),
-        }
+        Partitioner { builders: (0..workers).map(|_| WordBatch::default()).collect() }
     }
 
     /// Adds a record for `dest`, sending its batch when full.
@@ -123,20 +121,12 @@ pub fn merge<T: Absorb>(
     let mut got = vec![(0u64, 0u64); workers];
     let mut ended = vec![false; workers];
     while !ended.iter().all(|&e| e) {
-        let item = inbox
-            .recv()
-            .map_err(|_| Error::Usage(format!("{phase} was cancelled")))?;
+        let item = inbox.recv().map_err(|_| Error::Usage(format!("{phase} was cancelled")))?;
         after_item();
         let (from, records, words) = match item {
             Inbound::Batch { from, payload } => {
                 let batch = message::access::<ArchivedWordBatch>(Kind::WordBatch, &payload)
-                    .and_then(|b| {
-                        if ended[from] {
-                            Err(ProtocolError::Unexpected(Kind::WordBatch))
-                        } else {
-                            Ok(b)
-                        }
-                    })
+                    .and_then(|b| if ended[from] { Err(ProtocolError::Unexpected(Kind::WordBatch)) } else { Ok(b) })
                     .map_err(|error| peer_error(from, error))?;
                 let mut words = 0;
                 for (word, count) in batch.records().map_err(|error| peer_error(from, error))? {
@@ -158,10 +148,7 @@ pub fn merge<T: Absorb>(
                     .map_err(|error| peer_error(from, error))?;
                 let claimed = (end.records.to_native(), end.words.to_native());
                 if end.phase != phase.code() || ended[from] {
-                    return Err(peer_error(
-                        from,
-                        ProtocolError::Unexpected(Kind::EndOfStream),
-                    ));
+                    return Err(peer_error(from, ProtocolError::Unexpected(Kind::EndOfStream)));
                 }
                 check_stream(phase, from, claimed, got[from])?;
                 ended[from] = true;
@@ -178,18 +165,11 @@ pub fn merge<T: Absorb>(
     }
     let records = got.iter().map(|g| g.0).sum();
     let words = got.iter().map(|g| g.1).sum();
-    Ok(Received {
-        table,
-        records,
-        words,
-    })
+    Ok(Received { table, records, words })
 }
 
 fn peer_error(from: usize, error: ProtocolError) -> Error {
-    Error::Protocol {
-        peer: format!("worker {from}"),
-        error,
-    }
+    Error::Protocol { peer: format!("worker {from}"), error }
 }
 
 fn check_stream(phase: Phase, from: usize, claimed: (u64, u64), got: (u64, u64)) -> Result<()> {
@@ -227,11 +207,7 @@ pub mod tests {
     fn payload<T>(kind: Kind, msg: &T) -> AlignedVec
     where
         T: for<'a> rkyv::Serialize<
-                rkyv::api::high::HighSerializer<
-                    AlignedVec,
-                    rkyv::ser::allocator::ArenaHandle<'a>,
-                    rkyv::rancor::Error,
-                >,
+                rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
             >,
     {
         let frame = message::encode(kind, msg).unwrap();
@@ -250,17 +226,9 @@ pub mod tests {
         }
         p.flush(&sink).unwrap();
         let batches = sink.0.into_inner().unwrap();
-        assert!(
-            batches
-                .iter()
-                .all(|(_, b)| b.wire_bytes() < BATCH_BYTES + 2000)
-        );
+        assert!(batches.iter().all(|(_, b)| b.wire_bytes() < BATCH_BYTES + 2000));
         for dest in 0..3 {
-            let records: usize = batches
-                .iter()
-                .filter(|(d, _)| *d == dest)
-                .map(|(_, b)| b.len())
-                .sum();
+            let records: usize = batches.iter().filter(|(d, _)| *d == dest).map(|(_, b)| b.len()).sum();
             assert_eq!(records, 1000);
         }
     }
@@ -271,34 +239,16 @@ pub mod tests {
         let mut b = WordBatch::default();
         b.push(b"a", 2);
         b.push(b"b", 1);
-        tx.send(Inbound::Batch {
-            from: 1,
-            payload: payload(Kind::WordBatch, &b),
-        })
-        .unwrap();
+        tx.send(Inbound::Batch { from: 1, payload: payload(Kind::WordBatch, &b) }).unwrap();
         tx.send(Inbound::Local(b)).unwrap();
         tx.send(Inbound::End {
             from: 1,
-            payload: payload(
-                Kind::EndOfStream,
-                &EndOfStream {
-                    phase: 2,
-                    records: 2,
-                    words: 3,
-                },
-            ),
+            payload: payload(Kind::EndOfStream, &EndOfStream { phase: 2, records: 2, words: 3 }),
         })
         .unwrap();
-        tx.send(Inbound::LocalEnd {
-            records: 2,
-            words: 3,
-        })
-        .unwrap();
+        tx.send(Inbound::LocalEnd { records: 2, words: 3 }).unwrap();
         let got = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap();
-        assert_eq!(
-            (got.records, got.words, got.table.len(), got.table.total()),
-            (4, 6, 2, 6)
-        );
+        assert_eq!((got.records, got.words, got.table.len(), got.table.total()), (4, 6, 2, 6));
     }
 
     #[test]
@@ -306,21 +256,10 @@ pub mod tests {
         let (tx, rx) = channel();
         tx.send(Inbound::End {
             from: 1,
-            payload: payload(
-                Kind::EndOfStream,
-                &EndOfStream {
-                    phase: 2,
-                    records: 5,
-                    words: 5,
-                },
-            ),
+            payload: payload(Kind::EndOfStream, &EndOfStream { phase: 2, records: 5, words: 5 }),
         })
         .unwrap();
-        tx.send(Inbound::LocalEnd {
-            records: 0,
-            words: 0,
-        })
-        .unwrap();
+        tx.send(Inbound::LocalEnd { records: 0, words: 0 }).unwrap();
         let err = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap_err();
         assert!(matches!(err, Error::Conservation { .. }), "{err}");
     }

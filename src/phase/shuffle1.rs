@@ -25,20 +25,12 @@ pub struct Source {
 }
 
 /// Counts the words that start in `split` into `table`.
-pub fn count_split(
-    sources: &[Source],
-    split: &Split,
-    tokenizer: Tokenizer,
-    table: &mut WordCounts,
-) -> Result<()> {
+pub fn count_split(sources: &[Source], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
     let source = &sources[split.file as usize];
     let range = split.start as usize..split.end as usize;
     tokenizer
         .words(&source.data, range, |word| table.add(word, 1))
-        .map_err(|bad| Error::NotUtf8 {
-            path: source.file.path.clone(),
-            offset: bad.offset as u64,
-        })
+        .map_err(|bad| Error::NotUtf8 { path: source.file.path.clone(), offset: bad.offset as u64 })
 }
 
 /// The worker's side of shuffle 1: tokenize `splits`, combine, and send each
@@ -88,25 +80,11 @@ mod tests {
         let path = dir.path().join("in.txt");
         let text = "a b c d e f g h A B C a a a\n".repeat(50);
         std::fs::write(&path, &text).unwrap();
-        let file = InputFile {
-            path: path.clone(),
-            len: text.len() as u64,
-        };
-        let sources = vec![Source {
-            data: crate::input::map(&file).unwrap(),
-            file: file.clone(),
-        }];
+        let file = InputFile { path: path.clone(), len: text.len() as u64 };
+        let sources = vec![Source { data: crate::input::map(&file).unwrap(), file: file.clone() }];
         let splits = crate::input::assign(&[file], 1, 7).remove(0);
         let sink = Collect::default();
-        worker(
-            &sources,
-            &splits,
-            Tokenizer::WhitespaceLower,
-            3,
-            &AtomicBool::new(false),
-            &sink,
-        )
-        .unwrap();
+        worker(&sources, &splits, Tokenizer::WhitespaceLower, 3, &AtomicBool::new(false), &sink).unwrap();
         let mut total = WordCounts::new();
         for (dest, batch) in sink.0.into_inner().unwrap() {
             for (word, count) in batch.iter() {

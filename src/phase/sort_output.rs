@@ -21,10 +21,7 @@ pub fn stream(range: &Entries, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> R
     for chunk in range.lines(CHUNK_BYTES) {
         send(chunk)?;
     }
-    Ok(Streamed {
-        lines: range.len() as u64,
-        words: range.total(),
-    })
+    Ok(Streamed { lines: range.len() as u64, words: range.total() })
 }
 
 /// Master side: the number of lines in a chunk (words never hold a newline).

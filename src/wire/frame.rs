@@ -80,29 +80,17 @@ mod tests {
             assert!(parse(&wire[..n]).unwrap().is_none());
         }
         let (first, used) = parse(&wire).unwrap().unwrap();
-        assert_eq!(
-            (first.kind, &first.payload[..], used),
-            (Kind::Progress, &b"abcdefgh"[..], 13)
-        );
+        assert_eq!((first.kind, &first.payload[..], used), (Kind::Progress, &b"abcdefgh"[..], 13));
         assert_eq!(first.payload.as_ptr() as usize % 16, 0);
         let (second, used2) = parse(&wire[used..]).unwrap().unwrap();
-        assert_eq!(
-            (second.kind, second.payload.len(), used2),
-            (Kind::Finish, 0, 5)
-        );
+        assert_eq!((second.kind, second.payload.len(), used2), (Kind::Finish, 0, 5));
     }
 
     #[test]
     fn bad_headers_are_refused_before_the_payload_arrives() {
         let huge = (MAX_FRAME + 1).to_le_bytes();
         let head = [huge[0], huge[1], huge[2], huge[3], Kind::WordBatch as u8];
-        assert_eq!(
-            parse(&head).unwrap_err(),
-            ProtocolError::FrameTooLarge { len: MAX_FRAME + 1 }
-        );
-        assert_eq!(
-            parse(&[1, 0, 0, 0, 200]).unwrap_err(),
-            ProtocolError::UnknownKind(200)
-        );
+        assert_eq!(parse(&head).unwrap_err(), ProtocolError::FrameTooLarge { len: MAX_FRAME + 1 });
+        assert_eq!(parse(&[1, 0, 0, 0, 200]).unwrap_err(), ProtocolError::UnknownKind(200));
     }
 }

@@ -66,11 +66,7 @@ impl Hello {
         let rank = u32::from_le_bytes([buf[5], buf[6], buf[7], buf[8]]);
         let mut id = [0u8; 8];
         id.copy_from_slice(&buf[9..17]);
-        Ok(Some(Hello {
-            role,
-            rank,
-            job_id: u64::from_le_bytes(id),
-        }))
+        Ok(Some(Hello { role, rank, job_id: u64::from_le_bytes(id) }))
     }
 }
 
@@ -80,11 +76,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_partial_input() {
-        let h = Hello {
-            role: Role::Peer,
-            rank: 3,
-            job_id: 0xdead_beef_0102,
-        };
+        let h = Hello { role: Role::Peer, rank: 3, job_id: 0xdead_beef_0102 };
         let bytes = h.encode();
         assert_eq!(Hello::decode(&bytes), Ok(Some(h)));
         for n in 0..HELLO_LEN {
@@ -94,22 +86,11 @@ mod tests {
 
     #[test]
     fn strangers_are_refused_early() {
-        assert_eq!(
-            Hello::decode(b"GET / HTTP/1.1"),
-            Err(ProtocolError::BadMagic)
-        );
+        assert_eq!(Hello::decode(b"GET / HTTP/1.1"), Err(ProtocolError::BadMagic));
         assert_eq!(Hello::decode(b"W"), Ok(None));
         assert_eq!(Hello::decode(b"WX"), Err(ProtocolError::BadMagic));
-        assert_eq!(
-            Hello::decode(b"WFQ\x09"),
-            Err(ProtocolError::VersionMismatch { got: 9 })
-        );
-        let mut bytes = Hello {
-            role: Role::Master,
-            rank: 0,
-            job_id: 1,
-        }
-        .encode();
+        assert_eq!(Hello::decode(b"WFQ\x09"), Err(ProtocolError::VersionMismatch { got: 9 }));
+        let mut bytes = Hello { role: Role::Master, rank: 0, job_id: 1 }.encode();
         bytes[4] = 7;
         assert_eq!(Hello::decode(&bytes), Err(ProtocolError::BadRole(7)));
     }

@@ -72,9 +72,7 @@ impl TryFrom<u8> for Kind {
             Abort,
             Finish,
         ];
-        ALL.into_iter()
-            .find(|k| *k as u8 == byte)
-            .ok_or(ProtocolError::UnknownKind(byte))
+        ALL.into_iter().find(|k| *k as u8 == byte).ok_or(ProtocolError::UnknownKind(byte))
     }
 }
 
@@ -295,14 +293,11 @@ impl WordBatch {
     /// Every (word, count).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
         let mut at = 0;
-        self.lens
-            .iter()
-            .zip(&self.counts)
-            .map(move |(&len, &count)| {
-                let word = &self.bytes[at..at + len as usize];
-                at += len as usize;
-                (word, count)
-            })
+        self.lens.iter().zip(&self.counts).map(move |(&len, &count)| {
+            let word = &self.bytes[at..at + len as usize];
+            at += len as usize;
+            (word, count)
+        })
     }
 }
 
@@ -315,16 +310,12 @@ impl ArchivedWordBatch {
             return Err(ProtocolError::InvalidArchive(Kind::WordBatch));
         }
         let mut at = 0usize;
-        Ok(self
-            .lens
-            .iter()
-            .zip(self.counts.iter())
-            .map(move |(len, count)| {
-                let len = len.to_native() as usize;
-                let word = &self.bytes[at..at + len];
-                at += len;
-                (word, count.to_native())
-            }))
+        Ok(self.lens.iter().zip(self.counts.iter()).map(move |(len, count)| {
+            let len = len.to_native() as usize;
+            let word = &self.bytes[at..at + len];
+            at += len;
+            (word, count.to_native())
+        }))
     }
 
     /// Number of records.
@@ -383,27 +374,13 @@ mod tests {
         let wire = encode(Kind::WordBatch, &batch).unwrap();
         let bytes = payload(&wire);
         let archived = access::<ArchivedWordBatch>(Kind::WordBatch, &bytes).unwrap();
-        let got: Vec<_> = archived
-            .records()
-            .unwrap()
-            .map(|(w, c)| (w.to_vec(), c))
-            .collect();
-        assert_eq!(
-            got,
-            batch
-                .iter()
-                .map(|(w, c)| (w.to_vec(), c))
-                .collect::<Vec<_>>()
-        );
+        let got: Vec<_> = archived.records().unwrap().map(|(w, c)| (w.to_vec(), c)).collect();
+        assert_eq!(got, batch.iter().map(|(w, c)| (w.to_vec(), c)).collect::<Vec<_>>());
     }
 
     #[test]
     fn inconsistent_columns_are_refused() {
-        let batch = WordBatch {
-            bytes: b"abc".to_vec(),
-            lens: vec![2],
-            counts: vec![1],
-        };
+        let batch = WordBatch { bytes: b"abc".to_vec(), lens: vec![2], counts: vec![1] };
         let wire = encode(Kind::WordBatch, &batch).unwrap();
         let bytes = payload(&wire);
         let archived = access::<ArchivedWordBatch>(Kind::WordBatch, &bytes).unwrap();
@@ -412,13 +389,7 @@ mod tests {
 
     #[test]
     fn garbage_fails_validation_without_panicking() {
-        let wire = encode(
-            Kind::JobSpec,
-            &Abort {
-                reason: "x".repeat(40),
-            },
-        )
-        .unwrap();
+        let wire = encode(Kind::JobSpec, &Abort { reason: "x".repeat(40) }).unwrap();
         let mut bytes = payload(&wire);
         for i in 0..bytes.len() {
             bytes[i] ^= 0xA5;

@@ -30,10 +30,7 @@ pub enum ProtocolError {
     #[error("bad magic: the peer does not speak the wordfreq protocol")]
     BadMagic,
     /// The peer speaks another protocol version.
-    #[error(
-        "protocol version {got} is not supported (this build speaks {})",
-        hello::VERSION
-    )]
+    #[error("protocol version {got} is not supported (this build speaks {})", hello::VERSION)]
     VersionMismatch { got: u8 },
     /// The hello names no known role.
     #[error("unknown role {0} in hello")]

@@ -1,1 +1,14 @@
-//! Integration tests (placeholder).
+//! Integration tests: they start the real `wordfreq` binary as separate
+//! processes talking real TCP on 127.0.0.1, and compare its output byte for
+//! byte with an independent oracle (`oracle`) or a golden file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod balance;
+mod cli;
+mod correctness;
+mod faults;
+mod oracle;
+mod properties;
+mod protocol;
+mod util;

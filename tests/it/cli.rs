@@ -1,0 +1,158 @@
+//! The command line: help that teaches, clear one-line errors with known
+//! exit codes, and no output created or replaced when a job fails.
+
+use crate::util::{Dir, Worker, data, fails, ok};
+
+#[test]
+fn help_explains_the_commands() {
+    let dir = Dir::new();
+    let out = ok(dir.cmd(&["--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["run", "count", "master", "worker", "resultats.txt", "Examples"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = ok(dir.cmd(&["run", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["--workers", "--tokenizer", "whitespace-lower", "--metrics", "--split-size", "--output"] {
+        assert!(help.contains(word), "run --help lacks {word}:\n{help}");
+    }
+    ok(dir.cmd(&["--version"]));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let dir = Dir::new();
+    fails(dir.cmd(&["count"]), 2);
+    fails(dir.cmd(&["count", "--tokenizer", "nope", "x"]), 2);
+    fails(dir.cmd(&["count", "--split-size", "0", "x"]), 2);
+    fails(dir.cmd(&["master", "x"]), 2);
+    fails(dir.cmd(&["frobnicate"]), 2);
+}
+
+/// A failing job says why in one line and leaves the old output alone.
+fn assert_fails_cleanly(dir: &Dir, args: &[&str], cause: &str) {
+    dir.write("out.txt", "previous result\n");
+    let stderr = fails(dir.cmd(args), 1);
+    assert!(stderr.contains(cause), "stderr should name {cause:?}:\n{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected:\n{stderr}");
+    assert!(stderr.starts_with("wordfreq: error: "), "{stderr}");
+    assert_eq!(dir.read("out.txt"), b"previous result\n");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn a_missing_input_is_named_and_nothing_is_written() {
+    let dir = Dir::new();
+    dir.write("real.txt", "a b c");
+    for mode in [&["count"][..], &["run", "--workers", "2"]] {
+        let mut args = mode.to_vec();
+        args.extend(["-o", "out.txt", "real.txt", "missing.txt"]);
+        assert_fails_cleanly(&dir, &args, "missing.txt");
+    }
+    fails(dir.cmd(&["count", "-o", "fresh.txt", "missing.txt"]), 1);
+    assert!(!dir.join("fresh.txt").exists());
+}
+
+#[test]
+fn an_unwritable_output_fails_before_any_work() {
+    let dir = Dir::new();
+    dir.write("in.txt", "a");
+    let stderr = fails(dir.cmd(&["count", "-o", "no/such/dir/out.txt", "in.txt"]), 1);
+    assert!(stderr.contains("cannot write output"), "{stderr}");
+    let stderr = fails(dir.cmd(&["run", "-w", "2", "-o", ".", "in.txt"]), 1);
+    assert!(stderr.contains("directory"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_worker_is_named() {
+    let dir = Dir::new();
+    dir.write("in.txt", "a b c");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    assert_fails_cleanly(&dir, &["master", "--workers", &addr, "-o", "out.txt", "in.txt"], &addr);
+    assert_fails_cleanly(
+        &dir,
+        &["master", "--workers", "no-such-host.invalid:7000", "-o", "out.txt", "in.txt"],
+        "no-such-host",
+    );
+}
+
+#[test]
+fn invalid_utf8_under_alnum_names_the_file_and_offset() {
+    let dir = Dir::new();
+    dir.write("bad.txt", b"fine words \xff\xfe here");
+    for mode in [&["count"][..], &["run", "--workers", "2"]] {
+        let mut args = mode.to_vec();
+        args.extend(["--tokenizer", "alnum", "-o", "out.txt", "--split-size", "4", "bad.txt"]);
+        assert_fails_cleanly(&dir, &args, "bad.txt: invalid UTF-8 at byte offset 11");
+    }
+}
+
+#[test]
+fn master_takes_a_hosts_file() {
+    let workers = [Worker::start(), Worker::start()];
+    let dir = Dir::new();
+    dir.write("in.txt", "x y x\n");
+    dir.write("hosts", format!("# lab machines\n{}\n\n{}  # second\n", workers[0].addr, workers[1].addr));
+    ok(dir.cmd(&["master", "-q", "--hosts", "hosts", "in.txt"]));
+    assert_eq!(dir.read("resultats.txt"), b"x 2\ny 1\n");
+    dir.write("empty-hosts", "# nobody\n");
+    let stderr = fails(dir.cmd(&["master", "--hosts", "empty-hosts", "in.txt"]), 1);
+    assert!(stderr.contains("no worker"), "{stderr}");
+    let twice = format!("{0},{0}", workers[0].addr);
+    let stderr = fails(dir.cmd(&["master", "--workers", &twice, "in.txt"]), 1);
+    assert!(stderr.contains("twice"), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let worker = Worker::start();
+    let dir = Dir::new();
+    let stderr = fails(dir.cmd(&["worker", "--listen", &worker.addr]), 1);
+    assert!(stderr.contains("cannot listen on") && stderr.contains(&worker.addr), "{stderr}");
+    let stderr = fails(dir.cmd(&["worker", "--listen", "not an address"]), 1);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+}
+
+#[test]
+fn quiet_prints_nothing_and_the_table_names_every_phase() {
+    let dir = Dir::new();
+    let kjv = data("kjvbible.txt");
+    let kjv = kjv.to_str().unwrap();
+    let out = ok(dir.cmd(&["run", "-q", "-w", "2", "-o", "out.txt", kjv]));
+    assert!(out.stderr.is_empty() && out.stdout.is_empty());
+    let out = ok(dir.cmd(&["run", "-w", "2", "-o", "out.txt", kjv]));
+    let table = String::from_utf8_lossy(&out.stderr);
+    for phase in ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output", "820736 words"] {
+        assert!(table.contains(phase), "the table lacks {phase}:\n{table}");
+    }
+}
+
+#[test]
+fn metrics_json_has_every_phase_and_node() {
+    let dir = Dir::new();
+    let kjv = data("kjvbible.txt");
+    ok(dir.cmd(&["run", "-q", "-w", "3", "--metrics", "m.json", "-o", "out.txt", kjv.to_str().unwrap()]));
+    let m: serde_json::Value = serde_json::from_slice(&dir.read("m.json")).unwrap();
+    assert_eq!(m["workers"], 3);
+    assert_eq!(m["total_words"], 820_736);
+    assert_eq!(m["distinct_words"], 32_163);
+    assert_eq!(m["total_bytes"], 4_303_552);
+    assert_eq!(m["tokenizer"], "whitespace-lower");
+    let phases = m["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(names, ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output"]);
+    for p in phases {
+        assert_eq!(p["nodes"].as_array().unwrap().len(), 3);
+        assert!(p["wall_s"].as_f64().unwrap() >= 0.0);
+    }
+    let shuffle1 = &phases[1]["nodes"];
+    let sent: u64 = shuffle1.as_array().unwrap().iter().map(|n| n["words_sent"].as_u64().unwrap()).sum();
+    assert_eq!(sent, 820_736);
+    assert!(shuffle1.as_array().unwrap().iter().all(|n| n["bytes_sent"].as_u64().unwrap() > 0));
+}

@@ -1,0 +1,101 @@
+//! Faults from real processes: a worker or the master crashing at a known
+//! phase (`WORDFREQ_CRASH_AT`, an abrupt exit), a busy worker, and `run`
+//! cleaning up after a failed job. A failed job names its cause, writes no
+//! output, and leaves surviving workers ready for the next job.
+
+use crate::util::{Dir, Worker, addrs, data, fails, ok};
+
+const PHASES: [&str; 6] = ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output"];
+
+/// A job on these workers succeeds and is right.
+fn assert_serves(workers: &[Worker]) {
+    let dir = Dir::new();
+    dir.write("in.txt", "next job next\n");
+    ok(dir.cmd(&["master", "-q", "--workers", &addrs(workers), "in.txt"]));
+    assert_eq!(dir.read("resultats.txt"), b"next 2\njob 1\n");
+}
+
+#[test]
+fn a_worker_crash_in_any_phase_fails_the_job_and_names_the_worker() {
+    let kjv = data("kjvbible.txt");
+    for phase in PHASES {
+        let crash = format!("worker:{phase}");
+        let mut workers = vec![Worker::start(), Worker::start_with(&[("WORDFREQ_CRASH_AT", &crash)]), Worker::start()];
+        let dir = Dir::new();
+        let stderr = fails(dir.cmd(&["master", "--workers", &addrs(&workers), kjv.to_str().unwrap()]), 1);
+        assert!(stderr.contains("worker 1") && stderr.contains(phase), "crash at {phase}: {stderr}");
+        assert!(!dir.join("resultats.txt").exists(), "crash at {phase} left an output");
+        assert_eq!(workers[1].wait_exit(), Some(86), "{}", workers[1].log());
+        let crashed = workers.remove(1);
+        drop(crashed);
+        workers.push(Worker::start());
+        assert_serves(&workers);
+    }
+}
+
+#[test]
+fn a_master_crash_leaves_the_workers_ready_for_the_next_job() {
+    let workers = [Worker::start(), Worker::start()];
+    let dir = Dir::new();
+    let kjv = data("kjvbible.txt");
+    for phase in ["shuffle1", "shuffle2", "sort_output"] {
+        let mut cmd = dir.cmd(&["master", "--workers", &addrs(&workers), kjv.to_str().unwrap()]);
+        cmd.env("WORDFREQ_CRASH_AT", format!("master:{phase}"));
+        fails(cmd, 86);
+        assert!(!dir.join("resultats.txt").exists());
+        assert_serves(&workers);
+    }
+}
+
+#[test]
+fn a_busy_worker_refuses_a_second_master_then_serves_it() {
+    use std::io::{Read, Write};
+    let workers = [Worker::start()];
+    let mut first = std::net::TcpStream::connect(&workers[0].addr).unwrap();
+    let hello = [b'W', b'F', b'Q', 1, 0, 255, 255, 255, 255, 1, 0, 0, 0, 0, 0, 0, 0];
+    first.write_all(&hello).unwrap();
+    let mut reply = [0u8; 17];
+    first.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply[..4], b"WFQ\x01");
+
+    let dir = Dir::new();
+    dir.write("in.txt", "a");
+    let stderr = fails(dir.cmd(&["master", "--workers", &workers[0].addr, "in.txt"]), 1);
+    assert!(stderr.contains("busy"), "{stderr}");
+    drop(first);
+    assert_serves(&workers);
+}
+
+/// Processes whose environment holds `marker`.
+fn processes_marked(marker: &str) -> Vec<String> {
+    let needle = format!("WORDFREQ_TEST_MARKER={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .map(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn run_leaves_no_worker_behind_when_the_job_fails() {
+    let dir = Dir::new();
+    dir.write("bad.txt", b"ok \xff bad");
+    let marker = format!("{}-{}", std::process::id(), line!());
+    let mut cmd = dir.cmd(&["run", "-w", "3", "--tokenizer", "alnum", "bad.txt"]);
+    cmd.env("WORDFREQ_TEST_MARKER", &marker);
+    let stderr = fails(cmd, 1);
+    assert!(stderr.contains("invalid UTF-8"), "{stderr}");
+    assert_eq!(processes_marked(&marker), Vec::<String>::new());
+
+    let mut cmd = dir.cmd(&["run", "-w", "3", "-q"]);
+    cmd.arg(data("kjvbible.txt")).env("WORDFREQ_TEST_MARKER", &marker).env("WORDFREQ_CRASH_AT", "worker:shuffle2");
+    fails(cmd, 1);
+    assert_eq!(processes_marked(&marker), Vec::<String>::new());
+    assert!(!dir.join("resultats.txt").exists());
+}

@@ -1,0 +1,156 @@
+//! Raw bytes against live processes: a worker refuses strangers, broken
+//! frames and invalid payloads by closing that connection (never by
+//! panicking) and stays up for the next job; a master facing a broken worker
+//! fails the job with a clear error.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use crate::util::{Dir, Worker, fails, ok};
+
+const MASTER_HELLO: [u8; 17] = [b'W', b'F', b'Q', 1, 0, 255, 255, 255, 255, 7, 0, 0, 0, 0, 0, 0, 0];
+
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+    out.push(kind);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn connect(worker: &Worker) -> TcpStream {
+    let stream = TcpStream::connect(&worker.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+}
+
+/// Sends `bytes` to the worker (then ends our side if `end`) and returns
+/// everything it answers until it closes. The read timeout only bounds a
+/// failing test.
+fn exchange_on(mut stream: TcpStream, bytes: &[u8], end: bool) -> Vec<u8> {
+    stream.write_all(bytes).unwrap();
+    if end {
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("the worker should close the connection");
+    answer
+}
+
+fn exchange(worker: &Worker, bytes: &[u8]) -> Vec<u8> {
+    exchange_on(connect(worker), bytes, true)
+}
+
+/// Greets the worker as a master, waits for its hello, then sends `bytes`
+/// and returns what follows its hello until it closes the connection.
+fn after_hello(worker: &Worker, bytes: &[u8], end: bool) -> Vec<u8> {
+    let mut stream = connect(worker);
+    stream.write_all(&MASTER_HELLO).unwrap();
+    let mut hello = [0u8; 17];
+    stream.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello[..5], b"WFQ\x01\x01", "the worker answers as a peer");
+    exchange_on(stream, bytes, end)
+}
+
+fn assert_serves(worker: &mut Worker) {
+    assert!(worker.is_alive(), "the worker died:\n{}", worker.log());
+    let dir = Dir::new();
+    dir.write("in.txt", "still here here\n");
+    ok(dir.cmd(&["master", "-q", "--workers", &worker.addr, "in.txt"]));
+    assert_eq!(dir.read("resultats.txt"), b"here 2\nstill 1\n");
+}
+
+/// The kinds of the frames in `bytes`.
+fn frame_kinds(bytes: &[u8]) -> Vec<u8> {
+    let mut kinds = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 5 {
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        kinds.push(rest[4]);
+        rest = &rest[(5 + len).min(rest.len())..];
+    }
+    kinds
+}
+
+#[test]
+fn strangers_are_closed_and_the_worker_stays_up() {
+    let mut worker = Worker::start();
+    assert!(exchange(&worker, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_empty());
+    assert!(exchange(&worker, b"WFQ\x63 wrong version").is_empty());
+    assert!(exchange(&worker, b"WFQ\x01\x09 bad role......").is_empty());
+    assert!(exchange(&worker, b"WF").is_empty(), "a cut hello is dropped");
+    assert_serves(&mut worker);
+    assert!(worker.log().contains("bad magic"), "the reason is logged:\n{}", worker.log());
+}
+
+#[test]
+fn broken_frames_from_a_master_end_the_link_not_the_worker() {
+    let mut worker = Worker::start();
+    let too_long = [0xff, 0xff, 0xff, 0x7f, 1];
+    assert!(after_hello(&worker, &too_long, false).is_empty(), "closed at the oversized header");
+    assert!(after_hello(&worker, &frame(200, b""), false).is_empty(), "closed at the unknown kind");
+    assert!(after_hello(&worker, &[10, 0, 0, 0, 1, 1, 2], true).is_empty(), "closed at the cut frame");
+    assert_serves(&mut worker);
+    let log = worker.log();
+    for reason in ["exceeds the limit", "unknown message kind 200", "cut in the middle"] {
+        assert!(log.contains(reason), "the worker should log {reason:?}:\n{log}");
+    }
+}
+
+#[test]
+fn invalid_payloads_are_refused_with_an_abort() {
+    let mut worker = Worker::start();
+    for (kind, payload) in [(1u8, &b"not an archive at all"[..]), (1, b""), (2, &[0u8; 16])] {
+        let answer = after_hello(&worker, &frame(kind, payload), false);
+        assert_eq!(frame_kinds(&answer), [13], "kind {kind}: an Abort, then the close");
+    }
+    assert_serves(&mut worker);
+}
+
+#[test]
+fn frames_from_a_peer_without_a_job_are_refused() {
+    let mut worker = Worker::start();
+    let peer_hello = [b'W', b'F', b'Q', 1, 1, 3, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0];
+    let answer = exchange(&worker, &[&peer_hello[..], &frame(4, &[0u8; 32])].concat());
+    assert!(answer.is_empty());
+    assert_serves(&mut worker);
+}
+
+/// A fake worker that accepts one connection and answers with `reply`.
+fn fake_worker(reply: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut hello = [0u8; 17];
+        let _ = stream.read_exact(&mut hello);
+        let _ = stream.write_all(&reply);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    });
+    (addr, handle)
+}
+
+#[test]
+fn a_master_fails_cleanly_against_a_broken_worker() {
+    let worker_hello = |job: u64| {
+        let mut h = vec![b'W', b'F', b'Q', 1, 1, 255, 255, 255, 255];
+        h.extend_from_slice(&job.to_le_bytes());
+        h
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"HTTP/1.0 200 OK\r\n\r\n".to_vec(), "bad magic"),
+        (Vec::new(), "worker 0"),
+        (worker_hello(1), "worker 0"),
+    ];
+    for (reply, cause) in cases {
+        let (addr, handle) = fake_worker(reply);
+        let dir = Dir::new();
+        dir.write("in.txt", "a b");
+        let stderr = fails(dir.cmd(&["master", "--workers", &addr, "in.txt"]), 1);
+        assert!(stderr.contains(cause) && stderr.contains(&addr), "{stderr}");
+        assert!(!dir.join("resultats.txt").exists());
+        handle.join().unwrap();
+    }
+}

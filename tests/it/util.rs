@@ -1,0 +1,169 @@
+//! The harness: a scratch directory per test, the binary as a command whose
+//! failures explain themselves, and worker daemons on free ports (waited on
+//! by their `listening on` line, never by sleeping).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_wordfreq");
+
+/// A shipped data file.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// A scratch directory, removed at the end of the test.
+pub struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir { tmp: tempfile::Builder::new().prefix("wordfreq-it-").tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Writes a file (creating parent directories) and returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.join(name)).unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    /// A `wordfreq` command running in this directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
+        cmd
+    }
+}
+
+fn describe(cmd: &Command, out: &Output) -> String {
+    format!(
+        "command: {cmd:?}\ncwd: {:?}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+        cmd.get_current_dir(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs a command that must succeed.
+pub fn ok(mut cmd: Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "expected success\n{}", describe(&cmd, &out));
+    out
+}
+
+/// Runs a command that must fail with `code`; returns its stderr.
+pub fn fails(mut cmd: Command, code: i32) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "expected exit status {code}\n{}", describe(&cmd, &out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails with the first differing line if two outputs differ.
+pub fn assert_same(what: &str, actual: &[u8], expected: &[u8]) {
+    if actual == expected {
+        return;
+    }
+    let a: Vec<&[u8]> = actual.split(|&b| b == b'\n').collect();
+    let e: Vec<&[u8]> = expected.split(|&b| b == b'\n').collect();
+    let line = a.iter().zip(&e).position(|(x, y)| x != y).unwrap_or(a.len().min(e.len()));
+    panic!(
+        "{what}: output differs from the oracle at line {} ({} vs {} bytes)\n  got:      {:?}\n  expected: {:?}",
+        line + 1,
+        actual.len(),
+        expected.len(),
+        a.get(line).map(|l| String::from_utf8_lossy(l)),
+        e.get(line).map(|l| String::from_utf8_lossy(l)),
+    );
+}
+
+/// A worker daemon on a free port of 127.0.0.1, killed when dropped.
+pub struct Worker {
+    child: Child,
+    pub addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    pub fn start() -> Worker {
+        Worker::start_with(&[])
+    }
+
+    /// Starts a worker with extra environment variables; it logs at info
+    /// level, kept for failure messages.
+    pub fn start_with(env: &[(&str, &str)]) -> Worker {
+        let mut child = Command::new(BIN)
+            .args(["worker", "--listen", "127.0.0.1:0", "--threads", "2", "-v"])
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let addr =
+            first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("worker said {first:?}")).to_string();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        Worker { child, addr, log }
+    }
+
+    /// Everything the worker has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// True while the process runs.
+    pub fn is_alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself; returns its status code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Comma-separated addresses of some workers.
+pub fn addrs(workers: &[Worker]) -> String {
+    workers.iter().map(|w| w.addr.as_str()).collect::<Vec<_>>().join(",")
+}
