@@ -1,10 +1,19 @@
 //! The counting table (word → count) and the one routing hash.
 //!
-//! Words live back to back in one byte arena and the table holds small slots
-//! (hash, arena offset, length, count), so counting allocates only when the
-//! arena grows. The hash is ahash with fixed seeds: every node of a job must
-//! compute the same hash for the same word, because `owner` routes words by
-//! it in shuffle 1. `hash_fingerprint` lets nodes check that they agree.
+//! The table's slots are 16 bytes: a word of up to 7 bytes is stored in the
+//! slot itself (its bytes and its length in one `u64` key), so finding it
+//! compares one integer and touches no other memory; a longer word's slot
+//! holds the index of its record in `longs` (first 8 bytes, place in the byte
+//! arena, length). Small slots keep more of the table in cache, which is
+//! what counting is bound by.
+//!
+//! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
+//! "head", zero-padded), the rest of the word and its length. Every node of a
+//! job must compute the same hash for the same word, because `owner` routes
+//! words by it in shuffle 1; `hash_fingerprint` lets nodes check that they
+//! agree.
+
+use std::hash::{BuildHasher, Hasher};
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -17,10 +26,32 @@ static HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
     0x082e_fa98_ec4e_6c89,
 );
 
+/// A word's first 8 bytes, little-endian, zero-padded.
+#[inline]
+pub fn head_of(word: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = word.len().min(8);
+    bytes[..n].copy_from_slice(&word[..n]);
+    u64::from_le_bytes(bytes)
+}
+
 /// The hash of a word, the same on every node.
 #[inline]
 pub fn word_hash(word: &[u8]) -> u64 {
-    HASHER.hash_one(word)
+    hash_with_head(head_of(word), word)
+}
+
+/// The hash of `word`, whose `head_of` is `head` (the tokenizer computes
+/// heads as it scans, so this saves a load).
+#[inline(always)]
+pub fn hash_with_head(head: u64, word: &[u8]) -> u64 {
+    let mut h = HASHER.build_hasher();
+    h.write_u64(head);
+    if let Some(tail) = word.get(8..) {
+        h.write(tail);
+    }
+    h.write_usize(word.len());
+    h.finish()
 }
 
 /// The rank (of `workers`) that owns a word in shuffle 1.
@@ -39,20 +70,78 @@ pub fn hash_fingerprint() -> u64 {
     word_hash(b"wordfreq routing check") ^ word_hash(b"").rotate_left(17)
 }
 
+/// Words of 1 to this many bytes live in their slot (the empty word, which
+/// no tokenizer makes but a peer could send, is stored as a long word).
+const SHORT: usize = 7;
+/// The key byte that holds a short word's length (0 marks a long word).
+const LEN_SHIFT: u32 = 56;
+const BYTES: u64 = (1 << LEN_SHIFT) - 1;
+
+/// One table entry: `key` is a short word's bytes with its length in the last
+/// byte, or (last byte 0) the little-endian index of a long word's record in
+/// `longs`.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    hash: u64,
-    start: usize,
-    len: usize,
+    key: [u8; 8],
     count: u64,
 }
 
-/// Word counts: a hash table over an arena of word bytes.
+/// Where a word longer than `SHORT` bytes lives.
+#[derive(Clone, Copy, Debug)]
+struct Long {
+    head: u64,
+    start: usize,
+    len: usize,
+}
+
+/// Word counts: a hash table of small slots, with long words in an arena.
 #[derive(Debug, Default)]
 pub struct WordCounts {
     slots: HashTable<Slot>,
+    longs: Vec<Long>,
     arena: Vec<u8>,
     total: u64,
+}
+
+/// A word as the table sees it: a short word's key, or a long word.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Short(u64),
+    Long(u64, &'a [u8]),
+}
+
+impl<'a> Key<'a> {
+    #[inline]
+    fn of(head: u64, word: &'a [u8]) -> Key<'a> {
+        match word.len() {
+            1..=SHORT => Key::Short(head | (word.len() as u64) << LEN_SHIFT),
+            _ => Key::Long(head, word),
+        }
+    }
+}
+
+impl Slot {
+    #[inline]
+    fn new(key: u64, count: u64) -> Slot {
+        Slot { key: key.to_le_bytes(), count }
+    }
+
+    #[inline]
+    fn key(&self) -> u64 {
+        u64::from_le_bytes(self.key)
+    }
+
+    /// A short word's length; 0 for a long word.
+    #[inline]
+    fn short_len(&self) -> usize {
+        self.key[7] as usize
+    }
+
+    /// The index of a long word's record.
+    #[inline]
+    fn long_index(&self) -> usize {
+        self.key() as usize
+    }
 }
 
 impl WordCounts {
@@ -64,29 +153,49 @@ impl WordCounts {
     /// Adds `n` occurrences of `word`.
     #[inline]
     pub fn add(&mut self, word: &[u8], n: u64) {
-        self.add_hashed(word_hash(word), word, n);
+        self.add_with_head(head_of(word), word, n);
     }
 
-    /// Adds `n` occurrences of `word`, whose `word_hash` is `hash`.
+    /// Adds `n` occurrences of `word`, whose `head_of` is `head`.
     #[inline]
-    pub fn add_hashed(&mut self, hash: u64, word: &[u8], n: u64) {
+    pub fn add_with_head(&mut self, head: u64, word: &[u8], n: u64) {
         self.total += n;
-        let arena = &self.arena;
-        let found = self.slots.entry(hash, |s| s.hash == hash && &arena[s.start..s.start + s.len] == word, |s| s.hash);
-        match found {
-            Entry::Occupied(mut slot) => slot.get_mut().count += n,
-            Entry::Vacant(slot) => {
-                slot.insert(Slot { hash, start: self.arena.len(), len: word.len(), count: n });
-                self.arena.extend_from_slice(word);
+        let hash = hash_with_head(head, word);
+        let (longs, arena) = (&self.longs, &self.arena);
+        let rehash = |s: &Slot| slot_hash(s, longs, arena);
+        match Key::of(head, word) {
+            Key::Short(key) => match self.slots.entry(hash, |s| s.key() == key, rehash) {
+                Entry::Occupied(mut slot) => slot.get_mut().count += n,
+                Entry::Vacant(slot) => {
+                    slot.insert(Slot::new(key, n));
+                }
+            },
+            Key::Long(head, word) => {
+                let same = |s: &Slot| {
+                    s.short_len() == 0 && {
+                        let long = &longs[s.long_index()];
+                        let known = word.len().min(8); // bytes already compared as the head
+                        long.head == head
+                            && long.len == word.len()
+                            && arena[long.start + known..long.start + long.len] == word[known..]
+                    }
+                };
+                match self.slots.entry(hash, same, rehash) {
+                    Entry::Occupied(mut slot) => slot.get_mut().count += n,
+                    Entry::Vacant(slot) => {
+                        slot.insert(Slot::new(self.longs.len() as u64, n));
+                        self.longs.push(Long { head, start: self.arena.len(), len: word.len() });
+                        self.arena.extend_from_slice(word);
+                    }
+                }
             }
         }
     }
 
     /// Adds every count of `other` into this table.
     pub fn merge(&mut self, other: &WordCounts) {
-        self.slots.reserve(other.len(), |s| s.hash);
-        for (hash, word, count) in other.iter_hashed() {
-            self.add_hashed(hash, word, count);
+        for (word, count) in other.iter() {
+            self.add(word, count);
         }
     }
 
@@ -107,30 +216,76 @@ impl WordCounts {
 
     /// Heap bytes held, roughly: what flushing the table would free.
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.slots.capacity() * (size_of::<Slot>() + 1)
+        self.arena.capacity()
+            + self.longs.capacity() * size_of::<Long>()
+            + self.slots.capacity() * (size_of::<Slot>() + 1)
     }
 
     /// Every (word, count), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        self.iter_hashed().map(|(_, w, c)| (w, c))
+        self.slots.iter().map(|s| (self.word(s), s.count))
     }
 
     /// Every (hash, word, count), in no particular order.
     pub fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], u64)> {
-        self.slots.iter().map(|s| (s.hash, &self.arena[s.start..s.start + s.len], s.count))
+        self.slots.iter().map(|s| (slot_hash(s, &self.longs, &self.arena), self.word(s), s.count))
+    }
+
+    #[inline]
+    fn word<'t>(&'t self, s: &'t Slot) -> &'t [u8] {
+        match s.short_len() {
+            0 => {
+                let long = &self.longs[s.long_index()];
+                &self.arena[long.start..long.start + long.len]
+            }
+            len => &s.key[..len],
+        }
     }
 
     /// Empties the table, keeping its memory for reuse.
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.longs.clear();
         self.arena.clear();
         self.total = 0;
     }
 
-    /// The table's words as a flat list, reusing its arena.
+    /// The table's words as a flat list (short words join the long ones in
+    /// the arena).
     pub fn into_entries(self) -> crate::entries::Entries {
-        let items = self.slots.iter().map(|s| crate::entries::Entry::new(s.start, s.len, s.count)).collect();
-        crate::entries::Entries::from_parts(self.arena, items)
+        let mut arena = self.arena;
+        let mut items = Vec::with_capacity(self.slots.len());
+        for s in self.slots.iter() {
+            let (start, len) = match s.short_len() {
+                0 => {
+                    let long = &self.longs[s.long_index()];
+                    (long.start, long.len)
+                }
+                len => {
+                    arena.extend_from_slice(&s.key[..len]);
+                    (arena.len() - len, len)
+                }
+            };
+            items.push(crate::entries::Entry::new(start, len, s.count));
+        }
+        crate::entries::Entries::from_parts(arena, items)
+    }
+}
+
+/// The hash of the word in a slot (to grow the table, and to route).
+#[inline]
+fn slot_hash(s: &Slot, longs: &[Long], arena: &[u8]) -> u64 {
+    match s.short_len() {
+        0 => {
+            let long = &longs[s.long_index()];
+            hash_with_head(long.head, &arena[long.start..long.start + long.len])
+        }
+        len => {
+            let mut h = HASHER.build_hasher();
+            h.write_u64(s.key() & BYTES);
+            h.write_usize(len);
+            h.finish()
+        }
     }
 }
 
@@ -168,6 +323,22 @@ mod tests {
             let mean = 20_000 / workers;
             assert!(seen.iter().all(|&n| n.abs_diff(mean) < mean / 10), "{workers}: {seen:?}");
         }
+    }
+
+    #[test]
+    fn long_and_short_words_with_equal_heads_stay_apart() {
+        let mut t = WordCounts::new();
+        for w in ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefgh\0", "abc", "abc\0", "abcdefghi"] {
+            t.add(w.as_bytes(), 1);
+        }
+        assert_eq!(t.len(), 6);
+        assert_eq!(t.iter().find(|(w, _)| *w == b"abcdefghi").map(|(_, c)| c), Some(2));
+        let mut big = WordCounts::new();
+        for i in 0..100_000u32 {
+            big.add(format!("word{i}").as_bytes(), 1);
+        }
+        big.merge(&t);
+        assert_eq!((big.len(), big.total()), (100_006, 100_007));
     }
 
     #[test]

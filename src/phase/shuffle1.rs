@@ -29,7 +29,7 @@ pub fn count_split(sources: &[Source], split: &Split, tokenizer: Tokenizer, tabl
     let source = &sources[split.file as usize];
     let range = split.start as usize..split.end as usize;
     tokenizer
-        .words(&source.data, range, |word| table.add(word, 1))
+        .words(&source.data, range, |head, word| table.add_with_head(head, word, 1))
         .map_err(|bad| Error::NotUtf8 { path: source.file.path.clone(), offset: bad.offset as u64 })
 }
 
