@@ -14,8 +14,11 @@
 //! agree.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashTable;
+
+use crate::entries::Entry as ListEntry;
 use hashbrown::hash_table::Entry;
 
 /// Fixed seeds: the hash must be the same on every node and in every run.
@@ -77,55 +80,56 @@ const SHORT: usize = 7;
 const LEN_SHIFT: u32 = 56;
 const BYTES: u64 = (1 << LEN_SHIFT) - 1;
 
-/// One table entry: `key` is a short word's bytes with its length in the last
-/// byte, or (last byte 0) the little-endian index of a long word's record in
-/// `longs`.
+/// One table entry, 16 bytes. For a short word, `key` holds its bytes and
+/// (last byte) its length, and `value` its count. For a long word, `key`
+/// holds (last byte 0) the little-endian index of its record in `longs`, and
+/// `value` its word hash: probes and growth never leave the table.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     key: [u8; 8],
-    count: u64,
+    value: u64,
 }
 
-/// Where a word longer than `SHORT` bytes lives.
+/// A word longer than `SHORT` bytes: its bytes in the arena, and its count.
+/// Records are in insertion order, so walking them reads the arena in order.
 #[derive(Clone, Copy, Debug)]
 struct Long {
     head: u64,
     start: usize,
     len: usize,
+    count: u64,
 }
 
 /// Word counts: a hash table of small slots, with long words in an arena.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WordCounts {
     slots: HashTable<Slot>,
     longs: Vec<Long>,
     arena: Vec<u8>,
     total: u64,
+    /// Mixed into the word hash to place slots. Tables are filled from other
+    /// tables' iteration order (merges, shuffles), which follows their
+    /// placement; with the same placement, consecutive inserts would land in
+    /// consecutive buckets and probe sequences would grow without bound.
+    salt: u64,
 }
 
-/// A word as the table sees it: a short word's key, or a long word.
-#[derive(Clone, Copy)]
-enum Key<'a> {
-    Short(u64),
-    Long(u64, &'a [u8]),
-}
-
-impl<'a> Key<'a> {
-    #[inline]
-    fn of(head: u64, word: &'a [u8]) -> Key<'a> {
-        match word.len() {
-            1..=SHORT => Key::Short(head | (word.len() as u64) << LEN_SHIFT),
-            _ => Key::Long(head, word),
-        }
+impl Default for WordCounts {
+    fn default() -> Self {
+        static TABLES: AtomicU64 = AtomicU64::new(0);
+        let salt = TABLES.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        WordCounts { slots: HashTable::new(), longs: Vec::new(), arena: Vec::new(), total: 0, salt }
     }
+}
+
+/// A table's placement hash: the word hash mixed with the table's salt.
+#[inline(always)]
+fn place(hash: u64, salt: u64) -> u64 {
+    let product = u128::from(hash ^ salt) * 0x2545_f491_4f6c_dd1d_u128;
+    (product as u64) ^ ((product >> 64) as u64)
 }
 
 impl Slot {
-    #[inline]
-    fn new(key: u64, count: u64) -> Slot {
-        Slot { key: key.to_le_bytes(), count }
-    }
-
     #[inline]
     fn key(&self) -> u64 {
         u64::from_le_bytes(self.key)
@@ -137,11 +141,23 @@ impl Slot {
         self.key[7] as usize
     }
 
-    /// The index of a long word's record.
+    /// The word hash of the word in this slot.
     #[inline]
-    fn long_index(&self) -> usize {
-        self.key() as usize
+    fn word_hash(&self) -> u64 {
+        match self.short_len() {
+            0 => self.value,
+            len => short_hash(self.key() & BYTES, len),
+        }
     }
+}
+
+/// `hash_with_head` for a word of at most 8 bytes.
+#[inline(always)]
+fn short_hash(head: u64, len: usize) -> u64 {
+    let mut h = HASHER.build_hasher();
+    h.write_u64(head);
+    h.write_usize(len);
+    h.finish()
 }
 
 impl WordCounts {
@@ -160,40 +176,44 @@ impl WordCounts {
     #[inline]
     pub fn add_with_head(&mut self, head: u64, word: &[u8], n: u64) {
         self.total += n;
+        let salt = self.salt;
+        let rehash = |s: &Slot| place(s.word_hash(), salt);
+        if let 1..=SHORT = word.len() {
+            let key = head | (word.len() as u64) << LEN_SHIFT;
+            let hash = short_hash(head, word.len());
+            match self.slots.entry(place(hash, salt), |s| s.key() == key, rehash) {
+                Entry::Occupied(mut slot) => slot.get_mut().value += n,
+                Entry::Vacant(slot) => {
+                    slot.insert(Slot { key: key.to_le_bytes(), value: n });
+                }
+            }
+            return;
+        }
         let hash = hash_with_head(head, word);
         let (longs, arena) = (&self.longs, &self.arena);
-        let rehash = |s: &Slot| slot_hash(s, longs, arena);
-        match Key::of(head, word) {
-            Key::Short(key) => match self.slots.entry(hash, |s| s.key() == key, rehash) {
-                Entry::Occupied(mut slot) => slot.get_mut().count += n,
-                Entry::Vacant(slot) => {
-                    slot.insert(Slot::new(key, n));
-                }
-            },
-            Key::Long(head, word) => {
-                let same = |s: &Slot| {
-                    s.short_len() == 0 && {
-                        let long = &longs[s.long_index()];
-                        let known = word.len().min(8); // bytes already compared as the head
-                        long.head == head
-                            && long.len == word.len()
-                            && arena[long.start + known..long.start + long.len] == word[known..]
-                    }
-                };
-                match self.slots.entry(hash, same, rehash) {
-                    Entry::Occupied(mut slot) => slot.get_mut().count += n,
-                    Entry::Vacant(slot) => {
-                        slot.insert(Slot::new(self.longs.len() as u64, n));
-                        self.longs.push(Long { head, start: self.arena.len(), len: word.len() });
-                        self.arena.extend_from_slice(word);
-                    }
-                }
+        let same = |s: &Slot| {
+            s.short_len() == 0 && s.value == hash && {
+                let long = &longs[s.key() as usize];
+                let known = word.len().min(8); // bytes already compared as the head
+                long.head == head
+                    && long.len == word.len()
+                    && arena[long.start + known..long.start + long.len] == word[known..]
+            }
+        };
+        match self.slots.entry(place(hash, salt), same, rehash) {
+            Entry::Occupied(slot) => self.longs[slot.get().key() as usize].count += n,
+            Entry::Vacant(slot) => {
+                slot.insert(Slot { key: (self.longs.len() as u64).to_le_bytes(), value: hash });
+                self.longs.push(Long { head, start: self.arena.len(), len: word.len(), count: n });
+                self.arena.extend_from_slice(word);
             }
         }
     }
 
     /// Adds every count of `other` into this table.
     pub fn merge(&mut self, other: &WordCounts) {
+        let salt = self.salt;
+        self.slots.reserve(other.len(), |s| place(s.word_hash(), salt));
         for (word, count) in other.iter() {
             self.add(word, count);
         }
@@ -221,25 +241,17 @@ impl WordCounts {
             + self.slots.capacity() * (size_of::<Slot>() + 1)
     }
 
-    /// Every (word, count), in no particular order.
+    /// Every (word, count), in no particular order: short words from the
+    /// table, then long words in the order they came.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        self.slots.iter().map(|s| (self.word(s), s.count))
+        let shorts = self.slots.iter().filter(|s| s.short_len() > 0).map(|s| (&s.key[..s.short_len()], s.value));
+        let longs = self.longs.iter().map(|l| (&self.arena[l.start..l.start + l.len], l.count));
+        shorts.chain(longs)
     }
 
-    /// Every (hash, word, count), in no particular order.
+    /// Every (hash, word, count), in the order of `iter`.
     pub fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], u64)> {
-        self.slots.iter().map(|s| (slot_hash(s, &self.longs, &self.arena), self.word(s), s.count))
-    }
-
-    #[inline]
-    fn word<'t>(&'t self, s: &'t Slot) -> &'t [u8] {
-        match s.short_len() {
-            0 => {
-                let long = &self.longs[s.long_index()];
-                &self.arena[long.start..long.start + long.len]
-            }
-            len => &s.key[..len],
-        }
+        self.iter().map(|(word, count)| (word_hash(word), word, count))
     }
 
     /// Empties the table, keeping its memory for reuse.
@@ -255,37 +267,17 @@ impl WordCounts {
     pub fn into_entries(self) -> crate::entries::Entries {
         let mut arena = self.arena;
         let mut items = Vec::with_capacity(self.slots.len());
+        for l in &self.longs {
+            items.push(ListEntry::new(&arena[l.start..l.start + l.len], l.start, l.count));
+        }
         for s in self.slots.iter() {
-            let (start, len) = match s.short_len() {
-                0 => {
-                    let long = &self.longs[s.long_index()];
-                    (long.start, long.len)
-                }
-                len => {
-                    arena.extend_from_slice(&s.key[..len]);
-                    (arena.len() - len, len)
-                }
-            };
-            items.push(crate::entries::Entry::new(start, len, s.count));
+            let len = s.short_len();
+            if len > 0 {
+                arena.extend_from_slice(&s.key[..len]);
+                items.push(ListEntry::new(&s.key[..len], arena.len() - len, s.value));
+            }
         }
         crate::entries::Entries::from_parts(arena, items)
-    }
-}
-
-/// The hash of the word in a slot (to grow the table, and to route).
-#[inline]
-fn slot_hash(s: &Slot, longs: &[Long], arena: &[u8]) -> u64 {
-    match s.short_len() {
-        0 => {
-            let long = &longs[s.long_index()];
-            hash_with_head(long.head, &arena[long.start..long.start + long.len])
-        }
-        len => {
-            let mut h = HASHER.build_hasher();
-            h.write_u64(s.key() & BYTES);
-            h.write_usize(len);
-            h.finish()
-        }
     }
 }
 

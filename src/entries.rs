@@ -6,19 +6,33 @@ use rayon::slice::ParallelSliceMut;
 
 use crate::order;
 
-/// One entry: `count` occurrences of `arena[start..start + len]`.
+/// One entry: `count` occurrences of `arena[start..start + len]`. `key` is
+/// the word's first 8 bytes read big-endian (zero-padded), so comparing keys
+/// compares word prefixes in byte order without touching the arena.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
+    key: u64,
     start: usize,
     len: usize,
     count: u64,
 }
 
 impl Entry {
-    /// An entry for the word at `start..start + len` of the arena.
-    pub fn new(start: usize, len: usize, count: u64) -> Self {
-        Entry { start, len, count }
+    /// An entry for `word`, stored at `start` of the arena.
+    #[inline]
+    pub fn new(word: &[u8], start: usize, count: u64) -> Self {
+        Entry { key: sort_key(word), start, len: word.len(), count }
     }
+}
+
+/// A word's first 8 bytes as a big-endian number, zero-padded: ordering keys
+/// orders words by their prefix (equal keys need a full comparison).
+#[inline]
+pub fn sort_key(word: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = word.len().min(8);
+    bytes[..n].copy_from_slice(&word[..n]);
+    u64::from_be_bytes(bytes)
 }
 
 /// Entries whose words live in one arena.
@@ -44,7 +58,7 @@ impl Entries {
     /// Appends one entry.
     #[inline]
     pub fn push(&mut self, word: &[u8], count: u64) {
-        self.items.push(Entry { start: self.arena.len(), len: word.len(), count });
+        self.items.push(Entry::new(word, self.arena.len(), count));
         self.arena.extend_from_slice(word);
         self.total += count;
     }
@@ -79,7 +93,9 @@ impl Entries {
     pub fn sort(&mut self) {
         let arena = &self.arena;
         self.items.par_sort_unstable_by(|a, b| {
-            order::compare(&arena[a.start..a.start + a.len], a.count, &arena[b.start..b.start + b.len], b.count)
+            b.count.cmp(&a.count).then(a.key.cmp(&b.key)).then_with(|| {
+                order::compare(&arena[a.start..a.start + a.len], a.count, &arena[b.start..b.start + b.len], b.count)
+            })
         });
     }
 

@@ -14,7 +14,10 @@
 
 use std::collections::BTreeSet;
 
+use rayon::slice::ParallelSliceMut;
+
 use crate::counts::WordCounts;
+use crate::entries::sort_key;
 use crate::histogram::Histogram;
 use crate::order::{Cut, range_of};
 use crate::wire::message::{SampleGroup, WordBatch};
@@ -182,19 +185,19 @@ fn words_below(set: &SampleSet, word: &[u8], size: u64) -> u64 {
 /// words with that count, in word order, with its position.
 pub fn samples(table: &WordCounts, counts: &[u64], stride: u64) -> Vec<SampleGroup> {
     let stride = stride.max(1) as usize;
-    let mut groups: Vec<Vec<&[u8]>> = vec![Vec::new(); counts.len()];
+    let mut groups: Vec<Vec<(u64, &[u8])>> = vec![Vec::new(); counts.len()];
     for (word, count) in table.iter() {
         if let Ok(i) = counts.binary_search(&count) {
-            groups[i].push(word);
+            groups[i].push((sort_key(word), word));
         }
     }
     counts
         .iter()
         .zip(groups)
         .map(|(&count, mut words)| {
-            words.sort_unstable();
+            words.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
             let mut batch = WordBatch::default();
-            for (position, word) in words.iter().enumerate().step_by(stride) {
+            for (position, (_, word)) in words.iter().enumerate().step_by(stride) {
                 batch.push(word, position as u64);
             }
             SampleGroup { count, words: batch }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::counts::{WordCounts, owner};
+use crate::counts::{WordCounts, hash_with_head, owner};
 use crate::error::{Error, Result};
 use crate::input::{InputFile, Mapped, Split};
 use crate::phase::shuffle::{Partitioner, Sink};
@@ -24,13 +24,30 @@ pub struct Source {
     pub data: Mapped,
 }
 
-/// Counts the words that start in `split` into `table`.
-pub fn count_split(sources: &[Source], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
+/// Calls `word(head, bytes)` for every word that starts in `split`.
+fn for_each_word(sources: &[Source], split: &Split, tokenizer: Tokenizer, word: impl FnMut(u64, &[u8])) -> Result<()> {
     let source = &sources[split.file as usize];
     let range = split.start as usize..split.end as usize;
     tokenizer
-        .words(&source.data, range, |head, word| table.add_with_head(head, word, 1))
+        .words(&source.data, range, word)
         .map_err(|bad| Error::NotUtf8 { path: source.file.path.clone(), offset: bad.offset as u64 })
+}
+
+/// Counts the words that start in `split` into `table`.
+pub fn count_split(sources: &[Source], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
+    for_each_word(sources, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
+}
+
+/// Combining stops when, after this many words, a table holds more than half
+/// as many distinct words as occurrences: then it saves little traffic and
+/// costs a table insert per word, and words go straight to their owner.
+const COMBINE_TRIAL: u64 = 1 << 20;
+
+/// One fold's state: a combining table, or (once combining stops paying)
+/// batches filled straight from the tokenizer.
+struct Local {
+    table: WordCounts,
+    direct: Option<Partitioner>,
 }
 
 /// The worker's side of shuffle 1: tokenize `splits`, combine, and send each
@@ -45,19 +62,54 @@ pub fn worker(
 ) -> Result<()> {
     splits
         .par_iter()
-        .try_fold(WordCounts::new, |mut table, split| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Usage("shuffle1 was cancelled".into()));
+        .try_fold(
+            || Local { table: WordCounts::new(), direct: None },
+            |mut local, split| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Usage("shuffle1 was cancelled".into()));
+                }
+                match local.direct.as_mut() {
+                    Some(partitioner) => send_split(sources, split, tokenizer, workers, partitioner, sink)?,
+                    None => count_split(sources, split, tokenizer, &mut local.table)?,
+                }
+                sink.progress(split.len());
+                let table = &mut local.table;
+                let poor = table.total() >= COMBINE_TRIAL && table.len() as u64 * 2 > table.total();
+                if poor || table.heap_bytes() > FLUSH_BYTES {
+                    route(table, workers, sink)?;
+                    table.clear();
+                }
+                if poor {
+                    local.direct = Some(Partitioner::new(workers));
+                }
+                Ok(local)
+            },
+        )
+        .try_for_each(|local| {
+            let local = local?;
+            if let Some(mut partitioner) = local.direct {
+                partitioner.flush(sink)?;
             }
-            count_split(sources, split, tokenizer, &mut table)?;
-            sink.progress(split.len());
-            if table.heap_bytes() > FLUSH_BYTES {
-                route(&table, workers, sink)?;
-                table.clear();
-            }
-            Ok(table)
+            route(&local.table, workers, sink)
         })
-        .try_for_each(|table| route(&table?, workers, sink))
+}
+
+/// Routes every word of `split` to its owner without combining.
+fn send_split(
+    sources: &[Source],
+    split: &Split,
+    tokenizer: Tokenizer,
+    workers: usize,
+    partitioner: &mut Partitioner,
+    sink: &impl Sink,
+) -> Result<()> {
+    let mut sent = Ok(());
+    for_each_word(sources, split, tokenizer, |head, word| {
+        if sent.is_ok() {
+            sent = partitioner.push(owner(hash_with_head(head, word), workers), word, 1, sink);
+        }
+    })?;
+    sent
 }
 
 fn route(table: &WordCounts, workers: usize, sink: &impl Sink) -> Result<()> {
