@@ -142,44 +142,58 @@ fn whitespace_words<const LOWER: bool>(data: &[u8], start: usize, end: usize, mu
     }
     let normal = |x: u64| if LOWER { lowercase(x) } else { x };
     let mut lowered = Vec::new();
-    while i < end {
-        let x = load(data, i);
-        let starts = !space_mask(x) & HIGH;
-        if starts == 0 {
-            i += 8;
-            continue;
-        }
-        i += first(starts);
-        if i >= end {
-            return;
-        }
-        let x = load(data, i);
-        let spaces = space_mask(x);
-        if spaces != 0 {
-            // The common case: the whole word is in these 8 bytes.
-            let len = first(spaces);
-            let head = normal(x) & ((1u64 << (8 * len)) - 1);
-            word(head, &head.to_le_bytes()[..len]);
-            i += len;
-            continue;
-        }
-        let first_byte = i;
-        i += 8;
+    loop {
+        // Skip spaces to the next word's first byte.
         loop {
-            let spaces = space_mask(load(data, i));
-            if spaces != 0 {
-                i += first(spaces);
+            if i >= end {
+                return;
+            }
+            let starts = !space_mask(load(data, i)) & HIGH;
+            if starts != 0 {
+                i += first(starts);
                 break;
             }
             i += 8;
         }
-        let raw = &data[first_byte..i];
-        if LOWER && raw.iter().any(u8::is_ascii_uppercase) {
-            lowered.clear();
-            lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
-            word(normal(x), &lowered);
-        } else {
-            word(normal(x), raw);
+        // Words from `i`, each found with one load; the same load shows
+        // where the next word starts when it starts close by.
+        loop {
+            if i >= end {
+                return;
+            }
+            let x = load(data, i);
+            let spaces = space_mask(x);
+            if spaces == 0 {
+                // 8 bytes or more: find the end, then go back to skipping.
+                let first_byte = i;
+                i += 8;
+                loop {
+                    let spaces = space_mask(load(data, i));
+                    if spaces != 0 {
+                        i += first(spaces);
+                        break;
+                    }
+                    i += 8;
+                }
+                let raw = &data[first_byte..i];
+                if LOWER && raw.iter().any(u8::is_ascii_uppercase) {
+                    lowered.clear();
+                    lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
+                    word(normal(x), &lowered);
+                } else {
+                    word(normal(x), raw);
+                }
+                break;
+            }
+            let len = first(spaces);
+            let head = normal(x) & ((1u64 << (8 * len)) - 1);
+            word(head, &head.to_le_bytes()[..len]);
+            let next = !spaces & HIGH & (u64::MAX << (8 * len));
+            if next == 0 {
+                i += 8; // only spaces after the word in these 8 bytes
+                break;
+            }
+            i += first(next);
         }
     }
 }
