@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench.sh — wordfreq against the programs a user would pick instead, on the
+# same input, interleaved round by round, every output checked.
+#
+#   scripts/bench.sh [--rounds R] [--copies N] [--input FILE] [--out DIR]
+#
+# Input: the shipped sample text repeated N times (default 100: 430 MB), made
+# with scripts/make-input.sh, or --input FILE. Programs, each run R times
+# (default 3) in turn: wordfreq count -t 1, count (all cores), run --workers 2;
+# GNU wc -w (C locale); the Python reference (scripts/reference.py, whose
+# output is the oracle every other output is compared with); the GNU
+# tr | sort | uniq -c pipeline; and a Dask bag when Dask is installed (for
+# the python3 on PATH, or the one named by $PYTHON).
+# Writes DIR/bench.csv (every run), DIR/summary.txt (medians and ratios),
+# DIR/bench.svg (a plot) and DIR/SETUP.md (machine and command); DIR defaults
+# to results/<date>-<host>/.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+rounds=3 copies=100 input="" out="" given=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --copies) copies=$2; shift 2 ;;
+    --input) input=$2; given=" --input $2"; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+wf="$root/target/release/wordfreq"
+[ -n "$input" ] || input=$("$here/make-input.sh" "$copies")
+bytes=$(wc -c <"$input")
+out=${out:-$root/results/$(date +%Y-%m-%d)-$(hostname -s)}
+mkdir -p "$out"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/wordfreq-bench.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+# name|command (the command writes the result to $result). The reference
+# runs first: its first output is the oracle for everything after it.
+programs=(
+  "python reference|python3 $here/reference.py -o \$result $input"
+  "wordfreq count -t1|$wf count -q --threads 1 -o \$result $input"
+  "wordfreq count|$wf count -q -o \$result $input"
+  "wordfreq run -w2|$wf run -q --workers 2 -o \$result $input"
+  "wc -w (C locale)|LC_ALL=C wc -w $input > \$result"
+  "tr + sort + uniq -c|LC_ALL=C tr -s ' \\t\\n\\v\\f\\r' '\\n\\n\\n\\n\\n\\n' < $input | LC_ALL=C tr A-Z a-z | grep -v '^\$' | LC_ALL=C sort -S 25% --parallel=$(nproc) | uniq -c | awk '{print \$2\" \"\$1}' | LC_ALL=C sort -t' ' -k2,2nr -k1,1 -S 25% > \$result"
+)
+python=${PYTHON:-python3}
+if "$python" -c "import dask.bag" 2>/dev/null; then
+  programs+=("dask bag ($(nproc) processes)|$python $here/dask_count.py $input \$result")
+fi
+
+csv="$out/bench.csv"
+echo "program,round,seconds,mb_per_s,output_ok" >"$csv"
+oracle="$scratch/oracle.txt"
+for ((r = 1; r <= rounds; r++)); do
+  for entry in "${programs[@]}"; do
+    name=${entry%%|*}
+    command=${entry#*|}
+    result="$scratch/result.txt"
+    rm -f "$result"
+    start=$EPOCHREALTIME
+    result=$result bash -c "result=$result; $command" >/dev/null
+    end=$EPOCHREALTIME
+    seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+    if [ "$name" = "python reference" ] && [ ! -f "$oracle" ]; then
+      cp "$result" "$oracle"
+    fi
+    ok=n/a
+    case $name in
+      wordfreq*|tr*|dask*) [ -f "$oracle" ] && { cmp -s "$result" "$oracle" && ok=yes || ok=NO; } ;;
+    esac
+    mbs=$(awk -v n="$bytes" -v s="$seconds" 'BEGIN { printf "%.1f", n / s / 1e6 }')
+    echo "$name,$r,$seconds,$mbs,$ok" | tee -a "$csv"
+  done
+done
+
+python3 "$here/summarize.py" "$csv" "$bytes" >"$out/summary.txt"
+python3 "$here/plot.py" "$csv" "$out/bench.svg" "wordfreq and alternatives, $(basename "$input") ($((bytes / 1000000)) MB), median of $rounds"
+{
+  echo "# Setup"
+  echo
+  echo "- command: \`scripts/bench.sh --rounds $rounds --copies $copies$given\`"
+  echo "- machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) cores; $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); wordfreq $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown); $(rustc --version)"
+  echo "- input: $(basename "$input"), $bytes bytes; warm page cache (every program reads it in turn, round after round)"
+} >"$out/SETUP.md"
+cat "$out/summary.txt"
+echo "wrote $out"
