@@ -42,6 +42,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
                 words_sent: 0,
                 words_received: 0,
                 distinct,
+                table_bytes: 0,
             }],
             shares: None,
         });

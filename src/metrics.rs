@@ -63,6 +63,8 @@ pub struct NodeMetrics {
     pub words_sent: u64,
     pub words_received: u64,
     pub distinct: u64,
+    /// Heap bytes of the table holding them (shuffle 1 only; else 0).
+    pub table_bytes: u64,
 }
 
 impl NodeMetrics {
@@ -78,6 +80,7 @@ impl NodeMetrics {
             words_sent: s.words_sent,
             words_received: s.words_received,
             distinct: s.distinct,
+            table_bytes: s.table_bytes,
         }
     }
 }

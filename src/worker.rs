@@ -838,6 +838,7 @@ impl Job {
                 stats.records_received = received.records;
                 stats.words_received = received.words;
                 stats.distinct = received.table.len() as u64;
+                stats.table_bytes = received.table.heap_bytes() as u64;
                 self.table = Some(Arc::new(received.table));
                 Phase::Shuffle1
             }

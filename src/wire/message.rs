@@ -205,6 +205,8 @@ pub struct NodeStats {
     pub words_received: u64,
     /// Distinct words the node holds at the end of the phase.
     pub distinct: u64,
+    /// Heap bytes of the table holding them (shuffle 1: the owned table).
+    pub table_bytes: u64,
     /// Phase 4: how many of this node's words each rank will own.
     pub shares: Vec<u64>,
 }
@@ -340,6 +342,7 @@ impl From<&ArchivedNodeStats> for NodeStats {
             words_sent: a.words_sent.to_native(),
             words_received: a.words_received.to_native(),
             distinct: a.distinct.to_native(),
+            table_bytes: a.table_bytes.to_native(),
             shares: a.shares.iter().map(|s| s.to_native()).collect(),
         }
     }
