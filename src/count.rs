@@ -34,6 +34,8 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
             master_bytes_received: 0,
             nodes: vec![NodeMetrics {
                 rank: 0,
+                start_s: start,
+                end_s: end,
                 busy_s: end - start,
                 bytes_sent: 0,
                 bytes_received: 0,

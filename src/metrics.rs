@@ -55,6 +55,10 @@ pub struct PhaseMetrics {
 #[derive(Debug, Serialize)]
 pub struct NodeMetrics {
     pub rank: usize,
+    /// The phase's start and end on the node's own monotonic clock, in
+    /// seconds since the job reached the node.
+    pub start_s: f64,
+    pub end_s: f64,
     pub busy_s: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -72,6 +76,8 @@ impl NodeMetrics {
     pub fn from_stats(rank: usize, s: &NodeStats) -> Self {
         NodeMetrics {
             rank,
+            start_s: s.start_us as f64 / 1e6,
+            end_s: s.end_us as f64 / 1e6,
             busy_s: s.busy_us as f64 / 1e6,
             bytes_sent: s.bytes_sent,
             bytes_received: s.bytes_received,

@@ -182,6 +182,8 @@ struct Job {
     /// Set when the job ends; compute checks it and stops.
     cancel: Arc<AtomicBool>,
     phase: Phase,
+    /// When the job reached this worker: the origin of its phase times.
+    started: Instant,
     /// When the current phase started here.
     clock: Instant,
     /// Bytes (in, out) on the job's links when the current phase started.
@@ -485,6 +487,7 @@ impl Worker {
             dialing: HashMap::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             phase: Phase::Init,
+            started: Instant::now(),
             clock: Instant::now(),
             traffic_mark: (0, 0),
             init_reported: false,
@@ -697,7 +700,9 @@ impl Job {
     /// Fills in the phase's time and traffic.
     fn stats(&self, reactor: &Reactor, mut stats: NodeStats) -> NodeStats {
         let (i, o) = self.traffic(reactor);
-        stats.busy_us = self.clock.elapsed().as_micros() as u64;
+        stats.start_us = self.clock.duration_since(self.started).as_micros() as u64;
+        stats.end_us = self.started.elapsed().as_micros() as u64;
+        stats.busy_us = stats.end_us - stats.start_us;
         stats.bytes_received = i - self.traffic_mark.0;
         stats.bytes_sent = o - self.traffic_mark.1;
         stats

@@ -193,6 +193,10 @@ pub struct RangeChunk {
 /// A node's figures for one phase.
 #[derive(Archive, Serialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
+    /// When the phase started and ended on this node, in microseconds since
+    /// the job reached it (the node's own monotonic clock).
+    pub start_us: u64,
+    pub end_us: u64,
     /// Microseconds from the phase's start message to this report.
     pub busy_us: u64,
     pub bytes_sent: u64,
@@ -334,6 +338,8 @@ impl ArchivedWordBatch {
 impl From<&ArchivedNodeStats> for NodeStats {
     fn from(a: &ArchivedNodeStats) -> Self {
         NodeStats {
+            start_us: a.start_us.to_native(),
+            end_us: a.end_us.to_native(),
             busy_us: a.busy_us.to_native(),
             bytes_sent: a.bytes_sent.to_native(),
             bytes_received: a.bytes_received.to_native(),

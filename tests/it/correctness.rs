@@ -157,6 +157,16 @@ fn the_alnum_tokenizer_splits_on_punctuation_and_lowercases_unicode() {
 }
 
 #[test]
+fn eight_workers_on_small_splits() {
+    let dir = Dir::new();
+    let expected = std::fs::read(data("kjvbible.expected.txt")).unwrap();
+    let mut cmd = dir.cmd(&["run", "-q", "--workers", "8", "--split-size", "50K", "-o", "out.txt"]);
+    cmd.arg(data("kjvbible.txt"));
+    ok(cmd);
+    assert_same("run --workers 8", &dir.read("out.txt"), &expected);
+}
+
+#[test]
 fn the_default_output_is_resultats_txt_in_the_current_directory() {
     let dir = Dir::new();
     dir.write("in.txt", "b a b\n");
