@@ -18,19 +18,8 @@ fn redistribute(c: &mut Criterion) {
     let histograms: Vec<Histogram> = tables.iter().map(Histogram::of).collect();
     let plan = Plan::new(&histograms);
     let counts = plan.sample_counts();
-    let sets: Vec<Vec<SampleSet>> = tables
-        .iter()
-        .map(|t| {
-            samples(t, &counts, plan.stride())
-                .into_iter()
-                .map(|g| SampleSet {
-                    count: g.count,
-                    words: g.words.iter().map(|(w, _)| w.to_vec()).collect(),
-                    positions: g.words.iter().map(|(_, p)| p).collect(),
-                })
-                .collect()
-        })
-        .collect();
+    let sets: Vec<Vec<SampleSet>> =
+        tables.iter().map(|t| samples(t, &counts, plan.stride()).iter().map(SampleSet::from).collect()).collect();
 
     let mut group = c.benchmark_group("redistribute");
     group.bench_function("plan", |b| b.iter(|| black_box(Plan::new(black_box(&histograms)))));

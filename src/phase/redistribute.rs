@@ -54,6 +54,15 @@ pub struct SampleSet {
     pub positions: Vec<u64>,
 }
 
+impl From<&SampleGroup> for SampleSet {
+    /// A worker's sample message as the master reads it (in-process callers;
+    /// the master reads archived messages in place).
+    fn from(group: &SampleGroup) -> Self {
+        let (words, positions) = group.words.iter().map(|(w, p)| (w.to_vec(), p)).unzip();
+        SampleSet { count: group.count, words, positions }
+    }
+}
+
 impl Plan {
     /// Places the cuts for the workers whose histograms these are.
     pub fn new(histograms: &[Histogram]) -> Plan {
@@ -228,19 +237,8 @@ mod tests {
         let histograms: Vec<Histogram> = tables.iter().map(Histogram::of).collect();
         let plan = Plan::new(&histograms);
         let counts = plan.sample_counts();
-        let samples: Vec<Vec<SampleSet>> = tables
-            .iter()
-            .map(|t| {
-                samples(t, &counts, plan.stride())
-                    .into_iter()
-                    .map(|g| SampleSet {
-                        count: g.count,
-                        words: g.words.iter().map(|(w, _)| w.to_vec()).collect(),
-                        positions: g.words.iter().map(|(_, p)| p).collect(),
-                    })
-                    .collect()
-            })
-            .collect();
+        let samples: Vec<Vec<SampleSet>> =
+            tables.iter().map(|t| samples(t, &counts, plan.stride()).iter().map(SampleSet::from).collect()).collect();
         let cuts = plan.resolve(&samples);
         assert_eq!(cuts.len(), workers - 1);
         assert!(cuts.windows(2).all(|w| !cut_less(&w[1], &w[0])));
