@@ -1,19 +1,25 @@
 //! The worker daemon (`wordfreq worker --listen ADDR`). It serves jobs one
 //! after another: one master link at a time, one mesh of peer links per job.
-//! Everything a job holds lives in `Job`, which is dropped when the job ends
-//! or aborts, so a failed job leaves nothing behind for the next.
+//! This file owns the daemon: its connections, who they are (master, peer,
+//! stranger), and the handoff from compute; `job` owns one job's phases and
+//! `outbox` the way batches leave a worker.
 //!
 //! The event loop thread runs the reactor and reacts to frames; compute runs
 //! on a rayon pool and hands frames and results back through the handoff;
 //! each shuffle's merger runs on its own thread. The loop never computes and
 //! compute never touches a socket.
 
-use std::collections::{HashMap, VecDeque};
+mod job;
+mod outbox;
+
+use job::Job;
+
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TrySendError};
 use std::time::Instant;
 
 use rayon::ThreadPool;
@@ -22,17 +28,14 @@ use rkyv::util::AlignedVec;
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
-use crate::input::Split;
 use crate::net::mesh::Mesh;
 use crate::net::{Closed, Handoff, NetEvent, Reactor, Token};
 use crate::order::Cut;
-use crate::phase::shuffle::{self, Inbound, Received, Sink};
-use crate::phase::shuffle1::Source;
+use crate::phase::shuffle::{Inbound, Received};
 use crate::phase::sort_output::Streamed;
-use crate::phase::{Phase, init, local_count, redistribute, shuffle1, shuffle2, sort_output};
-use crate::tokenize::Tokenizer;
+use crate::phase::{Phase, init};
 use crate::wire::hello::NO_RANK;
-use crate::wire::message::{self, NodeStats, WordBatch};
+use crate::wire::message::{self, NodeStats};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 
 /// Bytes queued on one connection before the loop stops taking frames from
@@ -164,55 +167,6 @@ struct Worker {
     job: Option<Job>,
     /// Bytes tokenized since the last progress frame.
     progress: u64,
-}
-
-/// Everything one job holds on this worker.
-struct Job {
-    id: u64,
-    rank: usize,
-    workers: usize,
-    peers: Vec<SocketAddr>,
-    tokenizer: Tokenizer,
-    sources: Arc<Vec<Source>>,
-    splits: Arc<Vec<Split>>,
-    master: Token,
-    mesh: Mesh,
-    /// Links we dialed whose hello has not come back yet, by rank.
-    dialing: HashMap<Token, usize>,
-    /// Set when the job ends; compute checks it and stops.
-    cancel: Arc<AtomicBool>,
-    phase: Phase,
-    /// When the job reached this worker: the origin of its phase times.
-    started: Instant,
-    /// When the current phase started here.
-    clock: Instant,
-    /// Bytes (in, out) on the job's links when the current phase started.
-    traffic_mark: (u64, u64),
-    init_reported: bool,
-    /// The receiving side of the shuffle in progress (set up before it starts).
-    shuffle: Option<Shuffle>,
-    /// The sending side's totals, once it is done.
-    sent: Option<(u64, u64)>,
-    /// Words owned after shuffle 1.
-    table: Option<Arc<WordCounts>>,
-    cuts: Option<Arc<Vec<Cut>>>,
-    /// The range received in shuffle 2, then sorted.
-    range: Option<Entries>,
-    sorted: Option<Entries>,
-    pulled: bool,
-    /// Shuffle 2 is complete here: peer links may close without harm.
-    peers_done: bool,
-    /// This worker's part failed and the master was told; waiting for its Abort.
-    failed: bool,
-}
-
-/// The receiving side of one shuffle.
-struct Shuffle {
-    inbox: SyncSender<Inbound>,
-    /// Frames waiting for room in the merger's inbox; peer reads are paused
-    /// while this is not empty.
-    backlog: VecDeque<Inbound>,
-    result: Option<Computed>,
 }
 
 impl Worker {
@@ -664,286 +618,5 @@ impl Worker {
         self.stalled = None;
         self.progress = 0;
         tracing::info!("job {:x} {}", job.id, if completed { "done" } else { "dropped" });
-    }
-}
-
-impl Job {
-    fn accept_peer(&mut self, node: &mut Node, token: Token, hello: Hello) -> Result<()> {
-        let rank = hello.rank as usize;
-        if !self.mesh.may_accept(rank) {
-            node.reactor.close(token);
-            return Err(Error::Usage(format!("a peer claiming rank {rank} connected, which is not expected")));
-        }
-        self.mesh.link(rank, token);
-        node.send_hello(token, self.rank as u32, self.id);
-        Ok(())
-    }
-
-    /// Bytes (in, out) over the job's links so far.
-    fn traffic(&self, reactor: &Reactor) -> (u64, u64) {
-        let mut total = reactor.traffic(self.master);
-        for token in self.mesh.tokens() {
-            let (i, o) = reactor.traffic(token);
-            total.0 += i;
-            total.1 += o;
-        }
-        total
-    }
-
-    fn start_phase(&mut self, reactor: &Reactor, phase: Phase) {
-        crate::failpoint::crash_point("worker", phase);
-        self.phase = phase;
-        self.clock = Instant::now();
-        self.traffic_mark = self.traffic(reactor);
-    }
-
-    /// Fills in the phase's time and traffic.
-    fn stats(&self, reactor: &Reactor, mut stats: NodeStats) -> NodeStats {
-        let (i, o) = self.traffic(reactor);
-        stats.start_us = self.clock.duration_since(self.started).as_micros() as u64;
-        stats.end_us = self.started.elapsed().as_micros() as u64;
-        stats.busy_us = stats.end_us - stats.start_us;
-        stats.bytes_received = i - self.traffic_mark.0;
-        stats.bytes_sent = o - self.traffic_mark.1;
-        stats
-    }
-
-    fn report(&mut self, node: &mut Node, phase: Phase, stats: NodeStats) -> Result<()> {
-        tracing::debug!("job {:x}: {phase} done in {} µs", self.id, stats.busy_us);
-        node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
-    }
-
-    /// Sets up the receiving side of a shuffle: its merger thread starts
-    /// waiting for batches before any peer may send them.
-    fn open_shuffle<T: shuffle::Absorb + 'static>(
-        &mut self,
-        node: &Node,
-        phase: Phase,
-        table: T,
-        wrap: fn(Received<T>) -> Computed,
-    ) {
-        let (inbox, rx) = sync_channel(MERGER_BOUND);
-        let (job, rank, workers) = (self.id, self.rank, self.workers);
-        let handoff = node.handoff.clone();
-        std::thread::Builder::new()
-            .name(format!("wordfreq-merge-{}", phase.name()))
-            .spawn(move || {
-                let woken = handoff.clone();
-                let msg = match shuffle::merge(phase, rank, workers, table, rx, || woken.wake()) {
-                    Ok(received) => ToLoop::Computed { job, result: wrap(received) },
-                    Err(error) => ToLoop::Failed { job, error },
-                };
-                let _ = handoff.send(msg);
-            })
-            .map(drop)
-            .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
-        self.shuffle = Some(Shuffle { inbox, backlog: VecDeque::new(), result: None });
-        self.sent = None;
-    }
-
-    fn outbox(&self, node: &Node) -> Result<Outbox> {
-        let shuffle = self.shuffle.as_ref().ok_or_else(|| Error::Usage("no shuffle is open".into()))?;
-        Ok(Outbox {
-            job: self.id,
-            rank: self.rank,
-            handoff: node.handoff.clone(),
-            inbox: shuffle.inbox.clone(),
-            sent: (0..self.workers).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect(),
-            cancel: Arc::clone(&self.cancel),
-        })
-    }
-
-    fn begin(&mut self, node: &mut Node, phase: Phase) -> Result<()> {
-        self.start_phase(&node.reactor, phase);
-        match phase {
-            Phase::Shuffle1 => {
-                let outbox = self.outbox(node)?;
-                let (sources, splits, tokenizer, workers) =
-                    (Arc::clone(&self.sources), Arc::clone(&self.splits), self.tokenizer, self.workers);
-                node.compute(self.id, move || {
-                    shuffle1::worker(&sources, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
-                    outbox.finish(Phase::Shuffle1)
-                });
-            }
-            Phase::LocalCount => {
-                let table = self.table.clone().ok_or_else(|| Error::Usage("local_count before shuffle1".into()))?;
-                node.compute(self.id, move || {
-                    Ok(Computed::Histogram(message::encode(Kind::Histogram, &local_count::report(&table))?))
-                });
-            }
-            Phase::Shuffle2 => {
-                let outbox = self.outbox(node)?;
-                let table = self.table.take().ok_or_else(|| Error::Usage("shuffle2 before shuffle1".into()))?;
-                let cuts = self.cuts.clone().ok_or_else(|| Error::Usage("shuffle2 before boundaries".into()))?;
-                node.compute(self.id, move || {
-                    shuffle2::worker(&table, &cuts, &outbox)?;
-                    drop(table);
-                    outbox.finish(Phase::Shuffle2)
-                });
-            }
-            Phase::SortOutput => {
-                let mut range = self.range.take().ok_or_else(|| Error::Usage("sort_output before shuffle2".into()))?;
-                node.compute(self.id, move || {
-                    range.sort();
-                    Ok(Computed::Sorted(range))
-                });
-            }
-            Phase::Init | Phase::Redistribute => {
-                return Err(Error::Protocol {
-                    peer: "the master".into(),
-                    error: ProtocolError::Unexpected(Kind::Begin),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn sample(&mut self, node: &mut Node, counts: Vec<u64>, stride: u64) -> Result<()> {
-        if self.phase != Phase::Redistribute {
-            self.start_phase(&node.reactor, Phase::Redistribute);
-        }
-        let table = self.table.clone().ok_or_else(|| Error::Usage("samples before shuffle1".into()))?;
-        node.compute(self.id, move || {
-            let groups = redistribute::samples(&table, &counts, stride);
-            Ok(Computed::Samples(message::encode(Kind::Samples, &message::Samples { groups })?))
-        });
-        Ok(())
-    }
-
-    fn boundaries(&mut self, node: &mut Node, cuts: Vec<Cut>) -> Result<()> {
-        if self.phase != Phase::Redistribute {
-            self.start_phase(&node.reactor, Phase::Redistribute);
-        }
-        if cuts.len() + 1 != self.workers {
-            return Err(Error::Protocol {
-                peer: "the master".into(),
-                error: ProtocolError::InvalidArchive(Kind::Boundaries),
-            });
-        }
-        let cuts = Arc::new(cuts);
-        self.cuts = Some(Arc::clone(&cuts));
-        let table = self.table.clone().ok_or_else(|| Error::Usage("boundaries before shuffle1".into()))?;
-        node.compute(self.id, move || Ok(Computed::Shares(redistribute::shares(&table, &cuts))));
-        Ok(())
-    }
-
-    /// Completes a shuffle once both its sides are done.
-    fn finish_shuffle(&mut self, node: &mut Node) -> Result<()> {
-        let Some((records_sent, words_sent)) = self.sent else {
-            return Ok(());
-        };
-        let Some(result) = self.shuffle.as_mut().and_then(|s| s.result.take()) else {
-            return Ok(());
-        };
-        self.shuffle = None;
-        self.sent = None;
-        let mut stats = NodeStats { records_sent, words_sent, ..NodeStats::default() };
-        let phase = match result {
-            Computed::Table(received) => {
-                stats.records_received = received.records;
-                stats.words_received = received.words;
-                stats.distinct = received.table.len() as u64;
-                stats.table_bytes = received.table.heap_bytes() as u64;
-                self.table = Some(Arc::new(received.table));
-                Phase::Shuffle1
-            }
-            Computed::Range(received) => {
-                stats.records_received = received.records;
-                stats.words_received = received.words;
-                stats.distinct = received.table.len() as u64;
-                self.range = Some(received.table);
-                self.peers_done = true;
-                Phase::Shuffle2
-            }
-            _ => return Ok(()),
-        };
-        let stats = self.stats(&node.reactor, stats);
-        self.report(node, phase, stats)
-    }
-
-    /// Streams the sorted range once the master has pulled it.
-    fn maybe_stream(&mut self, node: &mut Node) {
-        if !self.pulled {
-            return;
-        }
-        let Some(range) = self.sorted.take() else {
-            return;
-        };
-        let handoff = node.handoff.clone();
-        let job = self.id;
-        node.compute(job, move || {
-            let mut scratch = AlignedVec::new();
-            let streamed = sort_output::stream(&range, |text| {
-                let bytes = message::encode_with(Kind::RangeChunk, &message::RangeChunk { text }, &mut scratch)?;
-                handoff
-                    .send(ToLoop::Frame { job, to: Dest::Master, bytes })
-                    .map_err(|_| Error::Usage("the event loop is gone".into()))
-            })?;
-            Ok(Computed::Streamed(streamed))
-        });
-    }
-}
-
-/// The worker's `Sink`: batches for itself go straight to its merger, the
-/// others are encoded here (on the compute thread) and handed to the loop.
-struct Outbox {
-    job: u64,
-    rank: usize,
-    handoff: Handoff<ToLoop>,
-    inbox: SyncSender<Inbound>,
-    /// Records and words sent to each rank.
-    sent: Vec<(AtomicU64, AtomicU64)>,
-    cancel: Arc<AtomicBool>,
-}
-
-thread_local! {
-    /// Each compute thread's reusable serializer buffer.
-    static SCRATCH: std::cell::RefCell<AlignedVec> = std::cell::RefCell::new(AlignedVec::new());
-}
-
-impl Outbox {
-    fn cancelled() -> Error {
-        Error::Usage("the job was cancelled".into())
-    }
-
-    /// Ends the stream on every link: end-of-stream frames with what was
-    /// sent there, and the totals for the loop.
-    fn finish(&self, phase: Phase) -> Result<Computed> {
-        let mut total = (0, 0);
-        for (dest, (records, words)) in self.sent.iter().enumerate() {
-            let (records, words) = (records.load(Ordering::Relaxed), words.load(Ordering::Relaxed));
-            total.0 += records;
-            total.1 += words;
-            if dest == self.rank {
-                self.inbox.send(Inbound::LocalEnd { records, words }).map_err(|_| Self::cancelled())?;
-            } else {
-                let end = message::EndOfStream { phase: phase.code(), records, words };
-                let bytes = message::encode(Kind::EndOfStream, &end)?;
-                self.handoff
-                    .send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes })
-                    .map_err(|_| Self::cancelled())?;
-            }
-        }
-        Ok(Computed::Sent { records: total.0, words: total.1 })
-    }
-}
-
-impl Sink for Outbox {
-    fn send_batch(&self, dest: usize, batch: WordBatch) -> Result<()> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(Self::cancelled());
-        }
-        let words: u64 = batch.counts.iter().sum();
-        self.sent[dest].0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        self.sent[dest].1.fetch_add(words, Ordering::Relaxed);
-        if dest == self.rank {
-            return self.inbox.send(Inbound::Local(batch)).map_err(|_| Self::cancelled());
-        }
-        let bytes = SCRATCH.with(|s| message::encode_with(Kind::WordBatch, &batch, &mut s.borrow_mut()))?;
-        self.handoff.send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes }).map_err(|_| Self::cancelled())
-    }
-
-    fn progress(&self, bytes: u64) {
-        let _ = self.handoff.send(ToLoop::Progress { job: self.job, bytes });
     }
 }

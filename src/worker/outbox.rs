@@ -1,0 +1,83 @@
+//! How batches leave a worker during a shuffle: the worker's `Sink`. A batch
+//! for the worker itself goes straight to its merger; a batch for a peer is
+//! encoded on the compute thread and handed to the event loop, waiting while
+//! the loop's queues are full. It counts what it sends to each rank, for the
+//! end-of-stream frames that let receivers check they got everything.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use rkyv::util::AlignedVec;
+
+use super::{Computed, Dest, ToLoop};
+use crate::error::{Error, Result};
+use crate::net::Handoff;
+use crate::phase::Phase;
+use crate::phase::shuffle::{Inbound, Sink};
+use crate::wire::Kind;
+use crate::wire::message::{self, WordBatch};
+
+/// The worker's `Sink`: batches for itself go straight to its merger, the
+/// others are encoded here (on the compute thread) and handed to the loop.
+pub(super) struct Outbox {
+    pub(super) job: u64,
+    pub(super) rank: usize,
+    pub(super) handoff: Handoff<ToLoop>,
+    pub(super) inbox: SyncSender<Inbound>,
+    /// Records and words sent to each rank.
+    pub(super) sent: Vec<(AtomicU64, AtomicU64)>,
+    pub(super) cancel: Arc<AtomicBool>,
+}
+
+thread_local! {
+    /// Each compute thread's reusable serializer buffer.
+    static SCRATCH: std::cell::RefCell<AlignedVec> = std::cell::RefCell::new(AlignedVec::new());
+}
+
+impl Outbox {
+    fn cancelled() -> Error {
+        Error::Usage("the job was cancelled".into())
+    }
+
+    /// Ends the stream on every link: end-of-stream frames with what was
+    /// sent there, and the totals for the loop.
+    pub(super) fn finish(&self, phase: Phase) -> Result<Computed> {
+        let mut total = (0, 0);
+        for (dest, (records, words)) in self.sent.iter().enumerate() {
+            let (records, words) = (records.load(Ordering::Relaxed), words.load(Ordering::Relaxed));
+            total.0 += records;
+            total.1 += words;
+            if dest == self.rank {
+                self.inbox.send(Inbound::LocalEnd { records, words }).map_err(|_| Self::cancelled())?;
+            } else {
+                let end = message::EndOfStream { phase: phase.code(), records, words };
+                let bytes = message::encode(Kind::EndOfStream, &end)?;
+                self.handoff
+                    .send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes })
+                    .map_err(|_| Self::cancelled())?;
+            }
+        }
+        Ok(Computed::Sent { records: total.0, words: total.1 })
+    }
+}
+
+impl Sink for Outbox {
+    fn send_batch(&self, dest: usize, batch: WordBatch) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Self::cancelled());
+        }
+        let words: u64 = batch.counts.iter().sum();
+        self.sent[dest].0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.sent[dest].1.fetch_add(words, Ordering::Relaxed);
+        if dest == self.rank {
+            return self.inbox.send(Inbound::Local(batch)).map_err(|_| Self::cancelled());
+        }
+        let bytes = SCRATCH.with(|s| message::encode_with(Kind::WordBatch, &batch, &mut s.borrow_mut()))?;
+        self.handoff.send(ToLoop::Frame { job: self.job, to: Dest::Peer(dest), bytes }).map_err(|_| Self::cancelled())
+    }
+
+    fn progress(&self, bytes: u64) {
+        let _ = self.handoff.send(ToLoop::Progress { job: self.job, bytes });
+    }
+}
