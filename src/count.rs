@@ -15,7 +15,7 @@ use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::output::Output;
 use crate::phase::Phase;
-use crate::phase::shuffle1::{Source, count_split};
+use crate::phase::shuffle1::count_split;
 use crate::phase::sort_output::CHUNK_BYTES;
 use crate::progress::Progress;
 
@@ -58,10 +58,6 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let files = input::resolve(&job.inputs)?;
     let mut output = Output::create(&job.output)?;
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
-    let sources = files
-        .iter()
-        .map(|file| Ok(Source { file: file.clone(), data: input::map(file)? }))
-        .collect::<Result<Vec<_>>>()?;
     let splits = input::assign(&files, 1, job.split_size).remove(0);
     let t = lap(Phase::Init, 0.0, 0, 0);
 
@@ -71,7 +67,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         splits
             .par_iter()
             .try_fold(WordCounts::new, |mut table, split| {
-                count_split(&sources, split, job.tokenizer, &mut table)?;
+                count_split(&files, split, job.tokenizer, &mut table)?;
                 progress.tokenized(split.len());
                 Ok::<_, Error>(table)
             })

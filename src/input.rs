@@ -133,6 +133,23 @@ impl Deref for Mapped {
     }
 }
 
+/// Checks that `file` can be opened and still has the planned length.
+pub fn check(file: &InputFile) -> Result<()> {
+    open_checked(file).map(drop)
+}
+
+fn open_checked(file: &InputFile) -> Result<File> {
+    let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
+    let len = handle.metadata().map_err(|e| input_error(&file.path, e.to_string()))?.len();
+    if len != file.len {
+        return Err(input_error(
+            &file.path,
+            format!("its size changed from {} to {len} bytes during the job", file.len),
+        ));
+    }
+    Ok(handle)
+}
+
 /// Maps `file` for reading and checks it still has the planned length.
 ///
 /// # Safety of the mapping
@@ -142,15 +159,8 @@ impl Deref for Mapped {
 /// for inputs a user hands us to read once; the length check catches the
 /// common case of a file that changed between planning and reading.
 pub fn map(file: &InputFile) -> Result<Mapped> {
-    let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
-    let len = handle.metadata().map_err(|e| input_error(&file.path, e.to_string()))?.len();
-    if len != file.len {
-        return Err(input_error(
-            &file.path,
-            format!("its size changed from {} to {len} bytes during the job", file.len),
-        ));
-    }
-    if len == 0 {
+    let handle = open_checked(file)?;
+    if file.len == 0 {
         return Ok(Mapped { map: None });
     }
     // SAFETY: the file is opened read-only and mapped privately for reading;

@@ -1,7 +1,7 @@
 //! Phase 1, init. The master cuts the inputs into splits, balances them
 //! across workers by bytes and sends each worker a job spec: job id,
 //! tokenizer, the peer list (rank → address) and its splits. A worker checks
-//! the spec, maps the files its splits touch, and then builds the mesh (see
+//! the spec and the files its splits touch, and then builds the mesh (see
 //! `net::mesh`); the phase ends when every worker is linked to every other.
 
 use std::ffi::OsStr;
@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use crate::counts::hash_fingerprint;
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
-use crate::phase::shuffle1::Source;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
 
@@ -48,13 +47,13 @@ pub struct Setup {
     pub rank: usize,
     pub peers: Vec<SocketAddr>,
     pub tokenizer: Tokenizer,
-    /// The mapped files this worker's splits touch.
-    pub sources: Vec<Source>,
-    /// This worker's splits, indexing `sources`.
+    /// The files this worker's splits touch.
+    pub files: Vec<InputFile>,
+    /// This worker's splits, indexing `files`.
     pub splits: Vec<Split>,
 }
 
-/// Worker side: checks a spec and maps the files it names.
+/// Worker side: checks a spec and the files its splits touch.
 pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     let bad = |what: String| Error::Usage(format!("invalid job spec: {what}"));
     if spec.hash_fingerprint.to_native() != hash_fingerprint() {
@@ -78,9 +77,10 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
             .ok_or_else(|| Error::Usage(format!("cannot resolve peer address {}", addr.as_str())))?;
         peers.push(resolved);
     }
-    // Map only the files this worker's splits touch, renumbered in order.
+    // Keep only the files this worker's splits touch, renumbered in order,
+    // and check now that each is readable with its planned length.
     let mut local = vec![None; spec.files.len()];
-    let mut sources: Vec<Source> = Vec::new();
+    let mut files: Vec<InputFile> = Vec::new();
     let mut splits = Vec::with_capacity(spec.splits.len());
     for s in spec.splits.iter() {
         let index = s.file.to_native() as usize;
@@ -96,13 +96,13 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
                     path: PathBuf::from(OsStr::from_bytes(file.path.as_slice())),
                     len: file.len.to_native(),
                 };
-                let data = input::map(&file)?;
-                sources.push(Source { file, data });
-                local[index] = Some(sources.len() - 1);
-                sources.len() - 1
+                input::check(&file)?;
+                files.push(file);
+                local[index] = Some(files.len() - 1);
+                files.len() - 1
             }
         };
         splits.push(Split { file: mapped as u32, start, end });
     }
-    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, sources, splits })
+    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits })
 }

@@ -10,32 +10,28 @@ use rayon::prelude::*;
 
 use crate::counts::{WordCounts, hash_with_head, owner};
 use crate::error::{Error, Result};
-use crate::input::{InputFile, Mapped, Split};
+use crate::input::{self, InputFile, Split};
 use crate::phase::shuffle::{Partitioner, Sink};
 use crate::tokenize::Tokenizer;
 
 /// A combining table is routed and emptied when it holds this many bytes.
 pub const FLUSH_BYTES: usize = 32 << 20;
 
-/// A mapped input file.
-#[derive(Debug)]
-pub struct Source {
-    pub file: InputFile,
-    pub data: Mapped,
-}
-
-/// Calls `word(head, bytes)` for every word that starts in `split`.
-fn for_each_word(sources: &[Source], split: &Split, tokenizer: Tokenizer, word: impl FnMut(u64, &[u8])) -> Result<()> {
-    let source = &sources[split.file as usize];
+/// Calls `word(head, bytes)` for every word that starts in `split`. The file
+/// is mapped for the split and unmapped after it, so a job over a hundred
+/// thousand files never holds more mappings than it has threads.
+fn for_each_word(files: &[InputFile], split: &Split, tokenizer: Tokenizer, word: impl FnMut(u64, &[u8])) -> Result<()> {
+    let file = &files[split.file as usize];
+    let data = input::map(file)?;
     let range = split.start as usize..split.end as usize;
     tokenizer
-        .words(&source.data, range, word)
-        .map_err(|bad| Error::NotUtf8 { path: source.file.path.clone(), offset: bad.offset as u64 })
+        .words(&data, range, word)
+        .map_err(|bad| Error::NotUtf8 { path: file.path.clone(), offset: bad.offset as u64 })
 }
 
 /// Counts the words that start in `split` into `table`.
-pub fn count_split(sources: &[Source], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
-    for_each_word(sources, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
+pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
+    for_each_word(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
 }
 
 /// Combining stops when, after this many words, a table holds more than half
@@ -53,7 +49,7 @@ struct Local {
 /// The worker's side of shuffle 1: tokenize `splits`, combine, and send each
 /// word to `owner(hash, workers)` through `sink`.
 pub fn worker(
-    sources: &[Source],
+    files: &[InputFile],
     splits: &[Split],
     tokenizer: Tokenizer,
     workers: usize,
@@ -69,8 +65,8 @@ pub fn worker(
                     return Err(Error::Usage("shuffle1 was cancelled".into()));
                 }
                 match local.direct.as_mut() {
-                    Some(partitioner) => send_split(sources, split, tokenizer, workers, partitioner, sink)?,
-                    None => count_split(sources, split, tokenizer, &mut local.table)?,
+                    Some(partitioner) => send_split(files, split, tokenizer, workers, partitioner, sink)?,
+                    None => count_split(files, split, tokenizer, &mut local.table)?,
                 }
                 sink.progress(split.len());
                 let table = &mut local.table;
@@ -96,7 +92,7 @@ pub fn worker(
 
 /// Routes every word of `split` to its owner without combining.
 fn send_split(
-    sources: &[Source],
+    files: &[InputFile],
     split: &Split,
     tokenizer: Tokenizer,
     workers: usize,
@@ -104,7 +100,7 @@ fn send_split(
     sink: &impl Sink,
 ) -> Result<()> {
     let mut sent = Ok(());
-    for_each_word(sources, split, tokenizer, |head, word| {
+    for_each_word(files, split, tokenizer, |head, word| {
         if sent.is_ok() {
             sent = partitioner.push(owner(hash_with_head(head, word), workers), word, 1, sink);
         }
@@ -133,10 +129,10 @@ mod tests {
         let text = "a b c d e f g h A B C a a a\n".repeat(50);
         std::fs::write(&path, &text).unwrap();
         let file = InputFile { path: path.clone(), len: text.len() as u64 };
-        let sources = vec![Source { data: crate::input::map(&file).unwrap(), file: file.clone() }];
-        let splits = crate::input::assign(&[file], 1, 7).remove(0);
+        let files = vec![file];
+        let splits = crate::input::assign(&files, 1, 7).remove(0);
         let sink = Collect::default();
-        worker(&sources, &splits, Tokenizer::WhitespaceLower, 3, &AtomicBool::new(false), &sink).unwrap();
+        worker(&files, &splits, Tokenizer::WhitespaceLower, 3, &AtomicBool::new(false), &sink).unwrap();
         let mut total = WordCounts::new();
         for (dest, batch) in sink.0.into_inner().unwrap() {
             for (word, count) in batch.iter() {

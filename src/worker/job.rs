@@ -16,12 +16,12 @@ use super::{Computed, Dest, MERGER_BOUND, Node, ToLoop};
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
+use crate::input::InputFile;
 use crate::input::Split;
 use crate::net::mesh::Mesh;
 use crate::net::{Reactor, Token};
 use crate::order::Cut;
 use crate::phase::shuffle::{self, Inbound, Received};
-use crate::phase::shuffle1::Source;
 use crate::phase::{Phase, local_count, redistribute, shuffle1, shuffle2, sort_output};
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{self, NodeStats};
@@ -34,7 +34,7 @@ pub(super) struct Job {
     pub(super) workers: usize,
     pub(super) peers: Vec<SocketAddr>,
     pub(super) tokenizer: Tokenizer,
-    pub(super) sources: Arc<Vec<Source>>,
+    pub(super) files: Arc<Vec<InputFile>>,
     pub(super) splits: Arc<Vec<Split>>,
     pub(super) master: Token,
     pub(super) mesh: Mesh,
@@ -167,10 +167,10 @@ impl Job {
         match phase {
             Phase::Shuffle1 => {
                 let outbox = self.outbox(node)?;
-                let (sources, splits, tokenizer, workers) =
-                    (Arc::clone(&self.sources), Arc::clone(&self.splits), self.tokenizer, self.workers);
+                let (files, splits, tokenizer, workers) =
+                    (Arc::clone(&self.files), Arc::clone(&self.splits), self.tokenizer, self.workers);
                 node.compute(self.id, move || {
-                    shuffle1::worker(&sources, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
+                    shuffle1::worker(&files, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
                     outbox.finish(Phase::Shuffle1)
                 });
             }

@@ -435,7 +435,7 @@ impl Worker {
             mesh: Mesh::new(setup.rank, setup.peers.len()),
             peers: setup.peers,
             tokenizer: setup.tokenizer,
-            sources: Arc::new(setup.sources),
+            files: Arc::new(setup.files),
             splits: Arc::new(setup.splits),
             master,
             dialing: HashMap::new(),

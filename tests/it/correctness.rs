@@ -157,6 +157,23 @@ fn the_alnum_tokenizer_splits_on_punctuation_and_lowercases_unicode() {
 }
 
 #[test]
+fn more_files_than_a_process_may_map_at_once() {
+    // Linux allows 65,530 mappings per process by default: inputs must not
+    // all be mapped at the same time.
+    let dir = Dir::new();
+    for i in 0..70_000 {
+        dir.write(&format!("corpus/{:02}/f{i}.txt", i % 50), format!("w{} shared\n", i % 7));
+    }
+    let expected = oracle::expected(&[dir.join("corpus")], true);
+    for mode in [&["count"][..], &["run", "--workers", "2"]] {
+        let mut args = mode.to_vec();
+        args.extend(["-q", "-o", "out.txt", "corpus"]);
+        ok(dir.cmd(&args));
+        assert_same(&mode.join(" "), &dir.read("out.txt"), &expected);
+    }
+}
+
+#[test]
 fn eight_workers_on_small_splits() {
     let dir = Dir::new();
     let expected = std::fs::read(data("kjvbible.expected.txt")).unwrap();
