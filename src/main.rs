@@ -83,7 +83,8 @@ struct JobArgs {
     /// Files or directories to count (a directory means every file below it).
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
-    /// Where to write the result; replaced only when the job succeeds.
+    /// Where to write the result; replaced only when the job succeeds
+    /// (`-` writes to stdout).
     #[arg(short, long, value_name = "FILE", default_value = DEFAULT_OUTPUT)]
     output: PathBuf,
     /// How bytes become words.
@@ -165,6 +166,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // `wordfreq ... -o - | head`: the reader has what it wanted.
+        Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("wordfreq: error: {error}");
             ExitCode::FAILURE

@@ -1,6 +1,9 @@
 //! The result file: written to a temporary file beside the target and renamed
 //! into place only when complete, so a failed job never leaves a partial or
 //! stale-looking result. Dropping an uncommitted output removes the temporary.
+//!
+//! A target that is not a regular file — `-` (stdout), `/dev/null`, a pipe —
+//! cannot be replaced by renaming; it is written straight through.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -12,19 +15,46 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct Output {
     target: PathBuf,
-    temp: PathBuf,
-    /// `None` once committed (or after a failed commit removed the temporary).
-    file: Option<BufWriter<File>>,
+    /// `None` once committed (or after a failed commit).
+    state: Option<State>,
 }
 
+enum State {
+    /// A regular file: written beside the target, renamed onto it at commit.
+    Atomic { temp: PathBuf, file: BufWriter<File> },
+    /// Stdout, a device or a pipe: written as it comes.
+    Stream(BufWriter<Box<dyn Write + Send>>),
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Atomic { temp, .. } => write!(f, "Atomic({})", temp.display()),
+            State::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// The target that means standard output.
+pub const STDOUT: &str = "-";
+
 impl Output {
-    /// Creates the temporary file beside `target`. Fails early, before any
-    /// work, if the target's directory is not writable or the target is a
-    /// directory.
+    /// Opens the output. For a regular file, creates the temporary beside
+    /// `target`: this fails early, before any work, if the directory is not
+    /// writable or the target is a directory.
     pub fn create(target: &Path) -> Result<Output> {
         let fail = |source| Error::Output { path: target.to_path_buf(), source };
-        if target.is_dir() {
-            return Err(fail(std::io::Error::other("it is a directory")));
+        let stream = |w: Box<dyn Write + Send>| Some(State::Stream(BufWriter::with_capacity(1 << 20, w)));
+        if target.as_os_str() == STDOUT {
+            return Ok(Output { target: target.to_path_buf(), state: stream(Box::new(std::io::stdout())) });
+        }
+        match fs::metadata(target) {
+            Ok(meta) if meta.is_dir() => return Err(fail(std::io::Error::other("it is a directory"))),
+            Ok(meta) if !meta.is_file() => {
+                let file = OpenOptions::new().write(true).open(target).map_err(fail)?;
+                return Ok(Output { target: target.to_path_buf(), state: stream(Box::new(file)) });
+            }
+            _ => {}
         }
         let name = target.file_name().ok_or_else(|| fail(std::io::Error::other("no file name")))?;
         let mut temp_name = std::ffi::OsString::from(".");
@@ -32,34 +62,46 @@ impl Output {
         temp_name.push(format!(".{}.partial", std::process::id()));
         let temp = target.with_file_name(temp_name);
         let file = OpenOptions::new().write(true).create_new(true).open(&temp).map_err(fail)?;
-        Ok(Output { target: target.to_path_buf(), temp, file: Some(BufWriter::with_capacity(1 << 20, file)) })
+        let state = Some(State::Atomic { temp, file: BufWriter::with_capacity(1 << 20, file) });
+        Ok(Output { target: target.to_path_buf(), state })
     }
 
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let result = match self.file.as_mut() {
-            Some(f) => f.write_all(bytes),
+        let result = match self.state.as_mut() {
+            Some(State::Atomic { file, .. }) => file.write_all(bytes),
+            Some(State::Stream(w)) => w.write_all(bytes),
             None => Err(std::io::Error::other("output already closed")),
         };
         result.map_err(|source| Error::Output { path: self.target.clone(), source })
     }
 
-    /// Flushes, syncs and renames the temporary file onto the target.
+    /// Makes the output complete: flushes, syncs and renames the temporary
+    /// file onto the target (or flushes the stream).
     pub fn commit(mut self) -> Result<()> {
         let fail = |source| Error::Output { path: self.target.clone(), source };
-        let writer = self.file.take().ok_or_else(|| fail(std::io::Error::other("output already closed")))?;
-        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
-        file.sync_all().map_err(fail)?;
-        drop(file);
-        fs::rename(&self.temp, &self.target).map_err(fail)?;
-        Ok(())
+        match self.state.take() {
+            Some(State::Atomic { temp, file }) => {
+                let done = file
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|f| f.sync_all())
+                    .and_then(|()| fs::rename(&temp, &self.target));
+                if done.is_err() {
+                    let _ = fs::remove_file(&temp);
+                }
+                done.map_err(fail)
+            }
+            Some(State::Stream(mut w)) => w.flush().map_err(fail),
+            None => Err(fail(std::io::Error::other("output already closed"))),
+        }
     }
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.temp);
+        if let Some(State::Atomic { temp, .. }) = self.state.take() {
+            let _ = fs::remove_file(&temp);
         }
     }
 }
@@ -84,6 +126,14 @@ mod tests {
         out.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn devices_are_written_through_not_replaced() {
+        let mut out = Output::create(Path::new("/dev/null")).unwrap();
+        out.write(b"discarded").unwrap();
+        out.commit().unwrap();
+        assert!(!fs::metadata("/dev/null").unwrap().is_file());
     }
 
     #[test]

@@ -59,6 +59,21 @@ fn a_missing_input_is_named_and_nothing_is_written() {
 }
 
 #[test]
+fn output_to_stdout_and_to_a_device() {
+    let dir = Dir::new();
+    dir.write("in.txt", "b a b\n");
+    for mode in [&["count"][..], &["run", "--workers", "2"]] {
+        let mut args = mode.to_vec();
+        args.extend(["-q", "-o", "-", "in.txt"]);
+        assert_eq!(ok(dir.cmd(&args)).stdout, b"b 2\na 1\n");
+        let mut args = mode.to_vec();
+        args.extend(["-q", "-o", "/dev/null", "in.txt"]);
+        ok(dir.cmd(&args));
+    }
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file(), "/dev/null must stay a device");
+}
+
+#[test]
 fn an_unwritable_output_fails_before_any_work() {
     let dir = Dir::new();
     dir.write("in.txt", "a");
