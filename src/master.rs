@@ -28,7 +28,12 @@ use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 /// How long workers have to answer the master's connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the workers have to build their mesh and map their inputs.
-const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// A safety net only: a worker that cannot reach a peer or read an input
+/// reports it (the kernel gives up on a silent peer after about 2 minutes);
+/// this bounds a mesh that neither completes nor fails. Checking the inputs
+/// of a large corpus on a slow shared filesystem is part of init, so it is
+/// generous.
+const INIT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long closing links may take after the output is committed.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
