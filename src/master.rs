@@ -27,8 +27,8 @@ use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 
 /// How long workers have to answer the master's connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the workers have to build their mesh and map their inputs.
-/// A safety net only: a worker that cannot reach a peer or read an input
+/// How long the workers have to build their mesh and check their inputs:
+/// a safety net only: a worker that cannot reach a peer or read an input
 /// reports it (the kernel gives up on a silent peer after about 2 minutes);
 /// this bounds a mesh that neither completes nor fails. Checking the inputs
 /// of a large corpus on a slow shared filesystem is part of init, so it is
