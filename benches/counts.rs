@@ -6,6 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use wordfreq::counts::WordCounts;
+use wordfreq::phase::shuffle1::count_words;
 use wordfreq::tokenize::Tokenizer;
 
 mod common;
@@ -17,8 +18,7 @@ fn counts(c: &mut Criterion) {
     group.bench_function("sample_text", |b| {
         b.iter(|| {
             let mut table = WordCounts::new();
-            Tokenizer::WhitespaceLower
-                .words(black_box(&text), 0..text.len(), |head, word| table.add_with_head(head, word, 1))
+            count_words(black_box(&text), 0..text.len(), Tokenizer::WhitespaceLower, &mut table)
                 .expect("whitespace rules never fail");
             black_box(table.len())
         })
@@ -29,8 +29,7 @@ fn counts(c: &mut Criterion) {
     group.bench_function("distinct_1m", |b| {
         b.iter(|| {
             let mut table = WordCounts::new();
-            Tokenizer::Whitespace
-                .words(&distinct, 0..distinct.len(), |head, word| table.add_with_head(head, word, 1))
+            count_words(&distinct, 0..distinct.len(), Tokenizer::Whitespace, &mut table)
                 .expect("whitespace rules never fail");
             black_box(table.len())
         })

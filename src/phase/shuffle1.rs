@@ -4,34 +4,62 @@
 //! past a bound, so memory stays bounded and sending overlaps tokenizing.
 //! The receiving side is `shuffle::merge` into a `WordCounts`.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::counts::{WordCounts, hash_with_head, owner};
+use crate::counts::{SHORT_BATCH, WordCounts, hash_with_head, owner, short_key};
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
 use crate::phase::shuffle::{Partitioner, Sink};
-use crate::tokenize::Tokenizer;
+use crate::tokenize::{InvalidUtf8, Tokenizer};
 
 /// A combining table is routed and emptied when it holds this many bytes.
 pub const FLUSH_BYTES: usize = 32 << 20;
 
-/// Calls `word(head, bytes)` for every word that starts in `split`. The file
+/// Runs `read` on the bytes of `split`'s file and the split's range. The file
 /// is mapped for the split and unmapped after it, so a job over a hundred
 /// thousand files never holds more mappings than it has threads.
-fn for_each_word(files: &[InputFile], split: &Split, tokenizer: Tokenizer, word: impl FnMut(u64, &[u8])) -> Result<()> {
+fn read_split(
+    files: &[InputFile],
+    split: &Split,
+    read: impl FnOnce(&[u8], Range<usize>) -> Result<(), InvalidUtf8>,
+) -> Result<()> {
     let file = &files[split.file as usize];
     let data = input::map(file)?;
-    let range = split.start as usize..split.end as usize;
-    tokenizer
-        .words(&data, range, word)
+    read(&data, split.start as usize..split.end as usize)
         .map_err(|bad| Error::NotUtf8 { path: file.path.clone(), offset: bad.offset as u64 })
 }
 
 /// Counts the words that start in `split` into `table`.
 pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
-    for_each_word(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
+    read_split(files, split, |data, range| count_words(data, range, tokenizer, table))
+}
+
+/// Counts the words that start in `data[range]` into `table`: the hot loop.
+/// Short words are counted in batches (see `WordCounts::add_short_keys`).
+pub fn count_words(
+    data: &[u8],
+    range: Range<usize>,
+    tokenizer: Tokenizer,
+    table: &mut WordCounts,
+) -> Result<(), InvalidUtf8> {
+    let mut keys = [0u64; SHORT_BATCH];
+    let mut pending = 0;
+    tokenizer.words(data, range, |head, word| match short_key(head, word.len()) {
+        Some(key) => {
+            keys[pending] = key;
+            pending += 1;
+            if pending == SHORT_BATCH {
+                table.add_short_keys(&keys);
+                pending = 0;
+            }
+        }
+        None => table.add_with_head(head, word, 1),
+    })?;
+    table.add_short_keys(&keys[..pending]);
+    Ok(())
 }
 
 /// Combining stops when, after this many words, a table holds more than half
@@ -100,10 +128,12 @@ fn send_split(
     sink: &impl Sink,
 ) -> Result<()> {
     let mut sent = Ok(());
-    for_each_word(files, split, tokenizer, |head, word| {
-        if sent.is_ok() {
-            sent = partitioner.push(owner(hash_with_head(head, word), workers), word, 1, sink);
-        }
+    read_split(files, split, |data, range| {
+        tokenizer.words(data, range, |head, word| {
+            if sent.is_ok() {
+                sent = partitioner.push(owner(hash_with_head(head, word), workers), word, 1, sink);
+            }
+        })
     })?;
     sent
 }
