@@ -105,6 +105,9 @@ struct Slot {
 #[derive(Clone, Copy, Debug)]
 struct Long {
     head: u64,
+    /// Bytes 8..16 of the word, packed like `head`: words of up to 16 bytes
+    /// compare without reading the arena.
+    next: u64,
     start: usize,
     len: usize,
     count: u64,
@@ -201,11 +204,13 @@ impl WordCounts {
         }
         let hash = hash_with_head(head, word);
         let (longs, arena) = (&self.longs, &self.arena);
+        let next = word.get(8..).map_or(0, head_of);
         let same = |s: &Slot| {
             s.short_len() == 0 && s.value == hash && {
                 let long = &longs[s.key() as usize];
-                let known = word.len().min(8); // bytes already compared as the head
+                let known = word.len().min(16); // bytes compared as `head` and `next`
                 long.head == head
+                    && long.next == next
                     && long.len == word.len()
                     && arena[long.start + known..long.start + long.len] == word[known..]
             }
@@ -214,7 +219,7 @@ impl WordCounts {
             Entry::Occupied(slot) => self.longs[slot.get().key() as usize].count += n,
             Entry::Vacant(slot) => {
                 slot.insert(Slot { key: (self.longs.len() as u64).to_le_bytes(), value: hash });
-                self.longs.push(Long { head, start: self.arena.len(), len: word.len(), count: n });
+                self.longs.push(Long { head, next, start: self.arena.len(), len: word.len(), count: n });
                 self.arena.extend_from_slice(word);
             }
         }
