@@ -76,16 +76,6 @@ pub fn hash_fingerprint() -> u64 {
 /// Words of 1 to this many bytes live in their slot (the empty word, which
 /// no tokenizer makes but a peer could send, is stored as a long word).
 const SHORT: usize = 7;
-/// Most short words `add_short_keys` takes at once.
-pub const SHORT_BATCH: usize = 16;
-
-/// The key of a word of 1 to `SHORT` bytes whose head is `head`, for
-/// `add_short_keys`; `None` for other lengths.
-#[inline]
-pub fn short_key(head: u64, len: usize) -> Option<u64> {
-    (1..=SHORT).contains(&len).then_some(head | (len as u64) << LEN_SHIFT)
-}
-
 /// The key byte that holds a short word's length (0 marks a long word).
 const LEN_SHIFT: u32 = 56;
 const BYTES: u64 = (1 << LEN_SHIFT) - 1;
@@ -225,27 +215,6 @@ impl WordCounts {
         }
     }
 
-    /// Adds one occurrence of each short word in `keys` (see `short_key`).
-    /// Hashing a batch first, then probing, keeps several probes' cache
-    /// misses in flight at once.
-    #[inline]
-    pub fn add_short_keys(&mut self, keys: &[u64]) {
-        let salt = self.salt;
-        let mut hashes = [0u64; SHORT_BATCH];
-        for (hash, &key) in hashes.iter_mut().zip(keys) {
-            *hash = place(short_hash(key & BYTES, (key >> LEN_SHIFT) as usize), salt);
-        }
-        self.total += keys.len() as u64;
-        for (&key, &hash) in keys.iter().zip(&hashes) {
-            match self.slots.entry(hash, |s| s.key() == key, |s| place(s.word_hash(), salt)) {
-                Entry::Occupied(mut slot) => slot.get_mut().value += 1,
-                Entry::Vacant(slot) => {
-                    slot.insert(Slot { key: key.to_le_bytes(), value: 1 });
-                }
-            }
-        }
-    }
-
     /// Adds every count of `other` into this table.
     pub fn merge(&mut self, other: &WordCounts) {
         let salt = self.salt;
@@ -367,26 +336,6 @@ mod tests {
         }
         big.merge(&t);
         assert_eq!((big.len(), big.total()), (100_006, 100_007));
-    }
-
-    #[test]
-    fn batched_short_words_count_like_single_ones() {
-        let words: Vec<String> = (0..5000u32).map(|i| format!("{}", (i * 7919) % 997)).collect();
-        let (mut one, mut batched) = (WordCounts::new(), WordCounts::new());
-        for chunk in words.chunks(SHORT_BATCH) {
-            let keys: Vec<u64> = chunk.iter().map(|w| short_key(head_of(w.as_bytes()), w.len()).unwrap()).collect();
-            batched.add_short_keys(&keys);
-            chunk.iter().for_each(|w| one.add(w.as_bytes(), 1));
-        }
-        let sorted = |t: &WordCounts| {
-            let mut v: Vec<(Vec<u8>, u64)> = t.iter().map(|(w, c)| (w.to_vec(), c)).collect();
-            v.sort();
-            v
-        };
-        assert_eq!(sorted(&one), sorted(&batched));
-        assert_eq!((one.total(), batched.total()), (5000, 5000));
-        assert_eq!(short_key(0, 0), None);
-        assert_eq!(short_key(0, 8), None);
     }
 
     #[test]

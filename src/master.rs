@@ -18,8 +18,8 @@ use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::net::{Closed, NetEvent, Reactor, Token};
 use crate::output::Output;
-use crate::phase::redistribute::{Plan, SampleSet};
-use crate::phase::{Phase, init, local_count, sort_output};
+use crate::phase::redistribute::{self, Plan, SampleSet};
+use crate::phase::{Phase, init, local_count, shuffle1, shuffle2, sort_output};
 use crate::progress::Progress;
 use crate::wire::hello::NO_RANK;
 use crate::wire::message::{self, NodeStats};
@@ -150,30 +150,14 @@ impl Master {
         // Phase 2: shuffle 1.
         self.start(Phase::Shuffle1);
         self.begin_all(Phase::Shuffle1)?;
-        let stats = self.barrier(None)?;
-        let total_words = check_balanced(Phase::Shuffle1, &stats)?.1;
+        let total_words = shuffle1::master(&self.barrier(None)?)?;
 
         // Phase 3: local grouping.
         self.start(Phase::LocalCount);
         self.begin_all(Phase::LocalCount)?;
         let stats = self.barrier(None)?;
         let histograms: Vec<Histogram> = self.links.iter_mut().filter_map(|l| l.histogram.take()).collect();
-        if histograms.len() != self.links.len() {
-            return Err(Error::Conservation { phase: Phase::LocalCount, detail: "a worker sent no histogram".into() });
-        }
-        let mut merged = Histogram::new();
-        histograms.iter().for_each(|h| merged.merge(h));
-        let distinct = merged.distinct();
-        let held: u64 = stats.iter().map(|s| s.distinct).sum();
-        if merged.occurrences() != total_words || held != distinct {
-            return Err(Error::Conservation {
-                phase: Phase::LocalCount,
-                detail: format!(
-                    "histograms hold {} words and {distinct} distinct, but shuffle 1 moved {total_words} words and workers hold {held} distinct",
-                    merged.occurrences()
-                ),
-            });
-        }
+        let distinct = local_count::master(&histograms, &stats, total_words)?;
 
         // Phase 4: balanced redistribution.
         self.start(Phase::Redistribute);
@@ -195,23 +179,7 @@ impl Master {
         for rank in 0..self.links.len() {
             self.send(rank, Kind::Boundaries, &boundaries)?;
         }
-        let stats = self.barrier(None)?;
-        let mut shares = vec![0u64; self.links.len()];
-        for s in &stats {
-            if s.shares.len() != shares.len() {
-                return Err(Error::Conservation {
-                    phase: Phase::Redistribute,
-                    detail: "a worker sent no shares".into(),
-                });
-            }
-            shares.iter_mut().zip(&s.shares).for_each(|(total, n)| *total += n);
-        }
-        if shares.iter().sum::<u64>() != distinct {
-            return Err(Error::Conservation {
-                phase: Phase::Redistribute,
-                detail: format!("shares {shares:?} do not add up to {distinct} distinct words"),
-            });
-        }
+        let shares = redistribute::total_shares(&self.barrier(None)?, distinct)?;
         if let Some(p) = self.phases.last_mut() {
             p.shares = Some(shares.clone());
         }
@@ -219,17 +187,7 @@ impl Master {
         // Phase 5: shuffle 2.
         self.start(Phase::Shuffle2);
         self.begin_all(Phase::Shuffle2)?;
-        let stats = self.barrier(None)?;
-        let (records, words) = check_balanced(Phase::Shuffle2, &stats)?;
-        let received: Vec<u64> = stats.iter().map(|s| s.records_received).collect();
-        if records != distinct || words != total_words || received != shares {
-            return Err(Error::Conservation {
-                phase: Phase::Shuffle2,
-                detail: format!(
-                    "moved {records} records ({words} words), received {received:?}; expected {distinct} ({total_words} words) as {shares:?}"
-                ),
-            });
-        }
+        shuffle2::master(&self.barrier(None)?, distinct, total_words, &shares)?;
 
         // Phase 6: sort and output.
         self.start(Phase::SortOutput);
@@ -237,17 +195,7 @@ impl Master {
         self.pulling = 0;
         self.send(0, Kind::Pull, &message::Pull { rank: 0 })?;
         let stats = self.barrier(None)?;
-        let words: u64 = stats.iter().map(|s| s.words_sent).sum();
-        let lines: Vec<u64> = stats.iter().map(|s| s.records_sent).collect();
-        if self.lines_written != distinct || words != total_words || lines != shares {
-            return Err(Error::Conservation {
-                phase: Phase::SortOutput,
-                detail: format!(
-                    "wrote {} lines ({words} words) as {lines:?}; expected {distinct} ({total_words} words) as {shares:?}",
-                    self.lines_written
-                ),
-            });
-        }
+        sort_output::master(&stats, self.lines_written, distinct, total_words, &shares)?;
         if let Some(output) = self.output.take() {
             output.commit()?;
         }
@@ -526,20 +474,4 @@ impl Master {
         }
         self.output = None;
     }
-}
-
-/// Checks that a shuffle delivered what it sent; returns (records, words).
-fn check_balanced(phase: Phase, stats: &[NodeStats]) -> Result<(u64, u64)> {
-    let sent = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
-    let received = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_received, a.1 + s.words_received));
-    if sent != received {
-        return Err(Error::Conservation {
-            phase,
-            detail: format!(
-                "workers sent {} records ({} words) but received {} records ({} words)",
-                sent.0, sent.1, received.0, received.1
-            ),
-        });
-    }
-    Ok(sent)
 }

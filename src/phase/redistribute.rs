@@ -18,8 +18,11 @@ use rayon::slice::ParallelSliceMut;
 
 use crate::counts::WordCounts;
 use crate::entries::sort_key;
+use crate::error::{Error, Result};
 use crate::histogram::Histogram;
 use crate::order::{Cut, range_of};
+use crate::phase::Phase;
+use crate::wire::message::NodeStats;
 use crate::wire::message::{SampleGroup, WordBatch};
 
 /// Each cut may miss its target by this share of the mean range (so a range
@@ -190,6 +193,23 @@ fn words_below(set: &SampleSet, word: &[u8], size: u64) -> u64 {
     (low + high) / 2
 }
 
+/// Master side, at the barrier: adds up how many words each rank will own
+/// from every worker's report; they must account for every distinct word.
+pub fn total_shares(stats: &[NodeStats], distinct: u64) -> Result<Vec<u64>> {
+    let fail = |detail| Err(Error::Conservation { phase: Phase::Redistribute, detail });
+    let mut shares = vec![0u64; stats.len()];
+    for s in stats {
+        if s.shares.len() != shares.len() {
+            return fail(format!("a worker reported {} shares for {} ranks", s.shares.len(), shares.len()));
+        }
+        shares.iter_mut().zip(&s.shares).for_each(|(total, n)| *total += n);
+    }
+    if shares.iter().sum::<u64>() != distinct {
+        return fail(format!("shares {shares:?} do not add up to {distinct} distinct words"));
+    }
+    Ok(shares)
+}
+
 /// Worker side: for each requested count, every `stride`-th of this worker's
 /// words with that count, in word order, with its position.
 pub fn samples(table: &WordCounts, counts: &[u64], stride: u64) -> Vec<SampleGroup> {
@@ -262,6 +282,14 @@ mod tests {
 
     fn word(i: usize) -> Vec<u8> {
         format!("w{i:07}").into_bytes()
+    }
+
+    #[test]
+    fn shares_must_add_up() {
+        let node = |shares: Vec<u64>| NodeStats { shares, ..NodeStats::default() };
+        assert_eq!(total_shares(&[node(vec![1, 2]), node(vec![3, 0])], 6).unwrap(), vec![4, 2]);
+        assert!(total_shares(&[node(vec![1, 2]), node(vec![3, 0])], 7).is_err());
+        assert!(total_shares(&[node(vec![1, 2]), node(vec![3])], 6).is_err());
     }
 
     #[test]

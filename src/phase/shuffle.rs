@@ -15,7 +15,7 @@ use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
 use crate::phase::Phase;
-use crate::wire::message::{self, ArchivedEndOfStream, ArchivedWordBatch, WordBatch};
+use crate::wire::message::{self, ArchivedEndOfStream, ArchivedWordBatch, NodeStats, WordBatch};
 use crate::wire::{Kind, ProtocolError};
 
 /// About how many bytes a batch carries before it is sent.
@@ -168,6 +168,23 @@ pub fn merge<T: Absorb>(
     Ok(Received { table, records, words })
 }
 
+/// Master side, at a shuffle's barrier: what all workers sent equals what
+/// they received, in records and in words. Returns (records, words).
+pub fn check_delivered(phase: Phase, stats: &[NodeStats]) -> Result<(u64, u64)> {
+    let sent = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
+    let received = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_received, a.1 + s.words_received));
+    if sent != received {
+        return Err(Error::Conservation {
+            phase,
+            detail: format!(
+                "workers sent {} records ({} words) but received {} records ({} words)",
+                sent.0, sent.1, received.0, received.1
+            ),
+        });
+    }
+    Ok(sent)
+}
+
 fn peer_error(from: usize, error: ProtocolError) -> Error {
     Error::Protocol { peer: format!("worker {from}"), error }
 }
@@ -249,6 +266,19 @@ pub mod tests {
         tx.send(Inbound::LocalEnd { records: 2, words: 3 }).unwrap();
         let got = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap();
         assert_eq!((got.records, got.words, got.table.len(), got.table.total()), (4, 6, 2, 6));
+    }
+
+    #[test]
+    fn delivery_must_match_sending() {
+        let node = |rs, ws, rr, wr| NodeStats {
+            records_sent: rs,
+            words_sent: ws,
+            records_received: rr,
+            words_received: wr,
+            ..NodeStats::default()
+        };
+        assert_eq!(check_delivered(Phase::Shuffle1, &[node(3, 9, 1, 4), node(1, 4, 3, 9)]).unwrap(), (4, 13));
+        assert!(check_delivered(Phase::Shuffle1, &[node(3, 9, 1, 4), node(1, 4, 3, 8)]).is_err());
     }
 
     #[test]

@@ -9,14 +9,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::counts::{SHORT_BATCH, WordCounts, hash_with_head, owner, short_key};
+use crate::counts::{WordCounts, hash_with_head, owner};
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
-use crate::phase::shuffle::{Partitioner, Sink};
+use crate::phase::Phase;
+use crate::phase::shuffle::{Partitioner, Sink, check_delivered};
 use crate::tokenize::{InvalidUtf8, Tokenizer};
+use crate::wire::message::NodeStats;
 
 /// A combining table is routed and emptied when it holds this many bytes.
 pub const FLUSH_BYTES: usize = 32 << 20;
+
+/// Master side: checks the barrier; returns the number of words counted.
+pub fn master(stats: &[NodeStats]) -> Result<u64> {
+    Ok(check_delivered(Phase::Shuffle1, stats)?.1)
+}
 
 /// Runs `read` on the bytes of `split`'s file and the split's range. The file
 /// is mapped for the split and unmapped after it, so a job over a hundred
@@ -38,28 +45,13 @@ pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, tab
 }
 
 /// Counts the words that start in `data[range]` into `table`: the hot loop.
-/// Short words are counted in batches (see `WordCounts::add_short_keys`).
 pub fn count_words(
     data: &[u8],
     range: Range<usize>,
     tokenizer: Tokenizer,
     table: &mut WordCounts,
 ) -> Result<(), InvalidUtf8> {
-    let mut keys = [0u64; SHORT_BATCH];
-    let mut pending = 0;
-    tokenizer.words(data, range, |head, word| match short_key(head, word.len()) {
-        Some(key) => {
-            keys[pending] = key;
-            pending += 1;
-            if pending == SHORT_BATCH {
-                table.add_short_keys(&keys);
-                pending = 0;
-            }
-        }
-        None => table.add_with_head(head, word, 1),
-    })?;
-    table.add_short_keys(&keys[..pending]);
-    Ok(())
+    tokenizer.words(data, range, |head, word| table.add_with_head(head, word, 1))
 }
 
 /// Combining stops when, after this many words, a table holds more than half

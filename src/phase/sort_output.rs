@@ -4,7 +4,9 @@
 //! rank r's range precedes rank r + 1's.
 
 use crate::entries::Entries;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::phase::Phase;
+use crate::wire::message::NodeStats;
 
 /// Lines per chunk are cut at about this many bytes.
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -22,6 +24,22 @@ pub fn stream(range: &Entries, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> R
         send(chunk)?;
     }
     Ok(Streamed { lines: range.len() as u64, words: range.total() })
+}
+
+/// Master side, at the barrier: the output holds one line per distinct
+/// word, every rank streamed its share, and the counts add up.
+pub fn master(stats: &[NodeStats], lines_written: u64, distinct: u64, total_words: u64, shares: &[u64]) -> Result<()> {
+    let words: u64 = stats.iter().map(|s| s.words_sent).sum();
+    let lines: Vec<u64> = stats.iter().map(|s| s.records_sent).collect();
+    if lines_written != distinct || words != total_words || lines != shares {
+        return Err(Error::Conservation {
+            phase: Phase::SortOutput,
+            detail: format!(
+                "wrote {lines_written} lines ({words} words) as {lines:?}; expected {distinct} ({total_words} words) as {shares:?}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Master side: the number of lines in a chunk (words never hold a newline).
