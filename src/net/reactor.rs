@@ -169,11 +169,6 @@ impl Reactor {
         }
     }
 
-    /// True while a gracefully closing connection is still draining.
-    pub fn is_open(&self, token: Token) -> bool {
-        self.conns.contains_key(&token)
-    }
-
     /// Number of connections still known (including draining ones).
     pub fn connections(&self) -> usize {
         self.conns.len()

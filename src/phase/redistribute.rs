@@ -45,7 +45,6 @@ pub struct Plan {
     /// Each worker's number of words per count that must be sampled.
     sizes: Vec<Vec<(u64, u64)>>,
     stride: u64,
-    tolerance: u64,
 }
 
 /// A worker's samples of one count: words at known positions of its sorted
@@ -99,7 +98,7 @@ impl Plan {
                 Planned::Inside { count, offset }
             });
         }
-        let mut plan = Plan { planned, sizes: Vec::new(), stride, tolerance };
+        let mut plan = Plan { planned, sizes: Vec::new(), stride };
         let wanted = plan.sample_counts();
         plan.sizes = histograms.iter().map(|h| wanted.iter().map(|&c| (c, h.words_with(c))).collect()).collect();
         plan
@@ -121,11 +120,6 @@ impl Plan {
     /// Every how many words a worker samples.
     pub fn stride(&self) -> u64 {
         self.stride
-    }
-
-    /// How far (in words) one cut may land from its target.
-    pub fn tolerance(&self) -> u64 {
-        self.tolerance
     }
 
     /// The final cuts, given every worker's samples (`samples[worker]`, one
