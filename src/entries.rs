@@ -51,7 +51,7 @@ impl Entries {
 
     /// A list over an arena that already holds the entries' words.
     pub fn from_parts(arena: Vec<u8>, items: Vec<Entry>) -> Self {
-        let total = items.iter().map(|e| e.count).sum();
+        let total = items.iter().fold(0u64, |a, e| a.saturating_add(e.count));
         Entries { arena, items, total }
     }
 
@@ -60,7 +60,7 @@ impl Entries {
     pub fn push(&mut self, word: &[u8], count: u64) {
         self.items.push(Entry::new(word, self.arena.len(), count));
         self.arena.extend_from_slice(word);
-        self.total += count;
+        self.total = self.total.saturating_add(count);
     }
 
     /// Number of entries.

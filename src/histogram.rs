@@ -30,7 +30,8 @@ impl Histogram {
     /// Records `words` more distinct words having `count`.
     pub fn add(&mut self, count: u64, words: u64) {
         if words > 0 {
-            *self.by_count.entry(count).or_default() += words;
+            let n = self.by_count.entry(count).or_default();
+            *n = n.saturating_add(words);
         }
     }
 
@@ -53,12 +54,12 @@ impl Histogram {
 
     /// Number of distinct words.
     pub fn distinct(&self) -> u64 {
-        self.by_count.values().sum()
+        self.by_count.values().fold(0, |a, &n| a.saturating_add(n))
     }
 
     /// Number of word occurrences (sum of count × words).
     pub fn occurrences(&self) -> u64 {
-        self.by_count.iter().map(|(&c, &n)| c * n).sum()
+        self.by_count.iter().fold(0, |a: u64, (&c, &n)| a.saturating_add(c.saturating_mul(n)))
     }
 }
 

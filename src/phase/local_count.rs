@@ -27,7 +27,7 @@ pub fn master(histograms: &[Histogram], stats: &[NodeStats], total_words: u64) -
     let mut merged = Histogram::new();
     histograms.iter().for_each(|h| merged.merge(h));
     let distinct = merged.distinct();
-    let held: u64 = stats.iter().map(|s| s.distinct).sum();
+    let held = stats.iter().fold(0u64, |a, s| a.saturating_add(s.distinct));
     if merged.occurrences() != total_words || held != distinct {
         return fail(format!(
             "histograms hold {} words and {distinct} distinct, but shuffle 1 moved {total_words} words and workers hold {held} distinct",

@@ -154,11 +154,14 @@ impl Plan {
             for (word, &position) in set.words.iter().zip(&set.positions) {
                 let mut estimate = 0;
                 for (worker, other) in sets.iter().enumerate() {
-                    estimate += if worker == owner {
-                        position
-                    } else {
-                        other.map_or(0, |o| words_below(o, word, size_on(worker)))
-                    };
+                    estimate = u64::saturating_add(
+                        estimate,
+                        if worker == owner {
+                            position
+                        } else {
+                            other.map_or(0, |o| words_below(o, word, size_on(worker)))
+                        },
+                    );
                 }
                 let miss = estimate.abs_diff(offset);
                 if miss < best.0 {
@@ -182,9 +185,9 @@ fn words_below(set: &SampleSet, word: &[u8], size: u64) -> u64 {
     if m == 0 {
         return 0;
     }
-    let low = set.positions[m - 1] + 1;
+    let low = set.positions[m - 1].saturating_add(1);
     let high = set.positions.get(m).copied().unwrap_or(size).max(low);
-    (low + high) / 2
+    low + (high - low) / 2
 }
 
 /// Master side, at the barrier: adds up how many words each rank will own
@@ -196,9 +199,9 @@ pub fn total_shares(stats: &[NodeStats], distinct: u64) -> Result<Vec<u64>> {
         if s.shares.len() != shares.len() {
             return fail(format!("a worker reported {} shares for {} ranks", s.shares.len(), shares.len()));
         }
-        shares.iter_mut().zip(&s.shares).for_each(|(total, n)| *total += n);
+        shares.iter_mut().zip(&s.shares).for_each(|(total, n)| *total = total.saturating_add(*n));
     }
-    if shares.iter().sum::<u64>() != distinct {
+    if shares.iter().fold(0u64, |a, &n| a.saturating_add(n)) != distinct {
         return fail(format!("shares {shares:?} do not add up to {distinct} distinct words"));
     }
     Ok(shares)

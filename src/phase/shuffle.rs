@@ -131,7 +131,7 @@ pub fn merge<T: Absorb>(
                 let mut words = 0;
                 for (word, count) in batch.records().map_err(|error| peer_error(from, error))? {
                     table.absorb(word, count);
-                    words += count;
+                    words = u64::saturating_add(words, count);
                 }
                 (from, batch.len() as u64, words)
             }
@@ -160,8 +160,8 @@ pub fn merge<T: Absorb>(
                 continue;
             }
         };
-        got[from].0 += records;
-        got[from].1 += words;
+        got[from].0 = got[from].0.saturating_add(records);
+        got[from].1 = got[from].1.saturating_add(words);
     }
     let records = got.iter().map(|g| g.0).sum();
     let words = got.iter().map(|g| g.1).sum();
@@ -171,8 +171,9 @@ pub fn merge<T: Absorb>(
 /// Master side, at a shuffle's barrier: what all workers sent equals what
 /// they received, in records and in words. Returns (records, words).
 pub fn check_delivered(phase: Phase, stats: &[NodeStats]) -> Result<(u64, u64)> {
-    let sent = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_sent, a.1 + s.words_sent));
-    let received = stats.iter().fold((0, 0), |a, s| (a.0 + s.records_received, a.1 + s.words_received));
+    let add = |a: (u64, u64), b: (u64, u64)| (a.0.saturating_add(b.0), a.1.saturating_add(b.1));
+    let sent = stats.iter().fold((0, 0), |a, s| add(a, (s.records_sent, s.words_sent)));
+    let received = stats.iter().fold((0, 0), |a, s| add(a, (s.records_received, s.words_received)));
     if sent != received {
         return Err(Error::Conservation {
             phase,

@@ -29,7 +29,7 @@ pub fn stream(range: &Entries, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> R
 /// Master side, at the barrier: the output holds one line per distinct
 /// word, every rank streamed its share, and the counts add up.
 pub fn master(stats: &[NodeStats], lines_written: u64, distinct: u64, total_words: u64, shares: &[u64]) -> Result<()> {
-    let words: u64 = stats.iter().map(|s| s.words_sent).sum();
+    let words = stats.iter().fold(0u64, |a, s| a.saturating_add(s.words_sent));
     let lines: Vec<u64> = stats.iter().map(|s| s.records_sent).collect();
     if lines_written != distinct || words != total_words || lines != shares {
         return Err(Error::Conservation {
