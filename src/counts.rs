@@ -3,9 +3,10 @@
 //! The table's slots are 16 bytes: a word of up to 7 bytes is stored in the
 //! slot itself (its bytes and its length in one `u64` key), so finding it
 //! compares one integer and touches no other memory; a longer word's slot
-//! holds the index of its record in `longs` (first 8 bytes, place in the byte
-//! arena, length). Small slots keep more of the table in cache, which is
-//! what counting is bound by.
+//! holds its hash and the index of its record in `longs` (first 16 bytes
+//! packed, place in the byte arena, length, count), read only when the hash
+//! matches. Small slots keep more of the table in cache, which is what
+//! counting is bound by.
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a

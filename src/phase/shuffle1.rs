@@ -1,8 +1,10 @@
 //! Phase 2, shuffle 1 (map): each worker tokenizes its splits in parallel,
 //! combines words locally, and routes every (word, count) to the worker that
 //! owns the word by hash. Tables are flushed to the network when they grow
-//! past a bound, so memory stays bounded and sending overlaps tokenizing.
-//! The receiving side is `shuffle::merge` into a `WordCounts`.
+//! past a bound, so memory stays bounded and sending overlaps tokenizing;
+//! when combining does not pay (nearly every word distinct), words go
+//! straight to their owner. The receiving side is `shuffle::merge` into a
+//! `WordCounts`. `count_words` is also the single-process hot loop.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
