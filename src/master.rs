@@ -213,6 +213,7 @@ impl Master {
                 .next()
                 .ok_or_else(|| unreachable("the address resolves to nothing".into()))?;
             let token = self.reactor.connect(resolved).map_err(|e| unreachable(e.to_string()))?;
+            self.reactor.watch(token);
             self.reactor
                 .send(token, Hello { role: Role::Master, rank: NO_RANK, job_id: self.job_id }.encode().to_vec());
             self.by_token.insert(token, rank);

@@ -29,6 +29,30 @@ const FIRST_CONNECTION: usize = 2;
 /// Bytes read from one connection per turn before the others get theirs.
 const READ_BUDGET: usize = 4 << 20;
 
+/// An idle connection is probed after this long...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// ...every this long, and declared dead after this many unanswered probes:
+/// a peer whose machine died or whose network vanished (no FIN, no RST) is
+/// noticed within about 35 s instead of hanging a job (and, on a worker,
+/// a master link) forever.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_PROBES: u32 = 4;
+/// How long data may stay unacknowledged on a link marked `watch`: the same
+/// 35 s, for a peer that dies while data is in flight to it.
+pub const DEAD_PEER_LIMIT: Duration = Duration::from_secs(35);
+
+/// Socket options of every connection: no Nagle delay (frames are whole
+/// messages), and dead peers of idle links detected by the kernel. Options
+/// are best effort: a socket that refuses one still works.
+fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+}
+
 /// Why a connection ended.
 #[derive(Debug)]
 pub enum Closed {
@@ -125,6 +149,17 @@ impl Reactor {
     /// Bytes queued on a connection and not yet written.
     pub fn queued(&self, token: Token) -> usize {
         self.conns.get(&token).map_or(0, |c| c.queued)
+    }
+
+    /// Also ends a connection whose sent data stays unacknowledged for
+    /// `DEAD_PEER_LIMIT` (Linux `TCP_USER_TIMEOUT`). Only for links whose
+    /// reader never stops reading (master links): a peer link paused by
+    /// backpressure may rightly leave data waiting longer. It also makes the
+    /// keepalive verdict come at the same limit.
+    pub fn watch(&mut self, token: Token) {
+        if let Some(c) = self.conns.get(&token) {
+            let _ = socket2::SockRef::from(&c.stream).set_tcp_user_timeout(Some(DEAD_PEER_LIMIT));
+        }
     }
 
     /// Stops or resumes reading from a connection.
@@ -239,7 +274,7 @@ impl Reactor {
             };
             match listener.accept() {
                 Ok((mut stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
+                    tune(&stream);
                     let token = self.take_token();
                     self.poll.registry().register(&mut stream, token, Interest::READABLE)?;
                     let mut c = Connection::new(stream, addr, State::Open, Interest::READABLE);
@@ -272,7 +307,7 @@ impl Reactor {
             match c.stream.take_error() {
                 Ok(None) => match c.stream.peer_addr() {
                     Ok(_) => {
-                        let _ = c.stream.set_nodelay(true);
+                        tune(&c.stream);
                         c.state = State::Open;
                         c.readable = true;
                         out.push(NetEvent::Connected(token));
@@ -334,5 +369,22 @@ impl Reactor {
         if !draining {
             out.push(NetEvent::Closed(token, why));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_probe_dead_peers() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+        tune(&stream);
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        assert!(stream.nodelay().unwrap());
     }
 }

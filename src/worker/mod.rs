@@ -236,6 +236,7 @@ impl Worker {
         if self.master.is_none() {
             tracing::debug!("master {addr} connected");
             self.master = Some(token);
+            self.node.reactor.watch(token);
         } else {
             tracing::warn!("refusing master {addr}: busy with another job");
             let reason = "the worker is busy with another job".to_string();

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# dead-peer.sh — what a job does when a worker's machine goes silent (no FIN,
+# no RST: power cut, cable pulled). Needs root: worker 1 runs in a network
+# namespace; 3 s into the job it is frozen (SIGSTOP) and its replies are
+# black-holed. The master should fail within about 40 s (TCP keepalive and
+# TCP_USER_TIMEOUT on master links), naming worker 1, and worker 0 should
+# serve the next job.
+#
+#   sudo scripts/dead-peer.sh [INPUT]     (default: the sample text x100)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+wf="$root/target/release/wordfreq"
+input=${1:-$("$here/make-input.sh" 100)}
+ns=wordfreq-dead-peer
+pids=()
+cleanup() {
+  kill -9 "${pids[@]}" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del wfdp0 2>/dev/null || true
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip link add wfdp0 type veth peer name wfdp1
+ip link set wfdp1 netns "$ns"
+ip addr add 10.78.0.1/24 dev wfdp0
+ip link set wfdp0 up
+ip netns exec "$ns" ip addr add 10.78.0.2/24 dev wfdp1
+ip netns exec "$ns" ip link set wfdp1 up
+
+exec {w0}< <(exec "$wf" worker --listen 10.78.0.1:0 -q)
+pids+=($!)
+read -r line0 <&"$w0"
+exec {w1}< <(exec ip netns exec "$ns" "$wf" worker --listen 10.78.0.2:0 -q)
+read -r line1 <&"$w1"
+worker1=$(pgrep -f "listen 10.78.0.2:0")
+pids+=("$worker1")
+a0=${line0#listening on } a1=${line1#listening on }
+
+( sleep 3; kill -STOP "$worker1"; ip netns exec "$ns" ip route add blackhole 10.78.0.1/32 ) &
+start=$EPOCHSECONDS
+status=0
+"$wf" master -q --workers "$a0,$a1" -o /dev/null "$input" 2>"$ns.err" || status=$?
+echo "master exit status $status after $((EPOCHSECONDS - start)) s: $(cat "$ns.err")"
+rm -f "$ns.err"
+"$wf" master -q --workers "$a0" -o /dev/null "$root/tests/data/kjvbible.txt" && echo "worker 0 served the next job"
