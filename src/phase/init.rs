@@ -15,8 +15,8 @@ use crate::input::{self, InputFile, Split};
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
 
-/// Master side: one spec per worker. Every worker is told about every file
-/// and only its own splits.
+/// Master side: one spec per worker, naming only the files its splits touch
+/// (a corpus of a million files is not sent to every worker in full).
 pub fn job_specs(
     job_id: u64,
     files: &[InputFile],
@@ -24,18 +24,31 @@ pub fn job_specs(
     peers: &[String],
     tokenizer: Tokenizer,
 ) -> Vec<JobSpec> {
-    let file_specs: Vec<FileSpec> =
-        files.iter().map(|f| FileSpec { path: f.path.as_os_str().as_bytes().to_vec(), len: f.len }).collect();
     plan.iter()
         .enumerate()
-        .map(|(rank, splits)| JobSpec {
-            job_id,
-            rank: rank as u32,
-            peers: peers.to_vec(),
-            tokenizer: tokenizer.code(),
-            hash_fingerprint: hash_fingerprint(),
-            files: file_specs.clone(),
-            splits: splits.iter().map(|s| SplitSpec { file: s.file, start: s.start, end: s.end }).collect(),
+        .map(|(rank, splits)| {
+            let mut own: Vec<FileSpec> = Vec::new();
+            let mut last = None; // splits of one file are consecutive
+            let splits = splits
+                .iter()
+                .map(|s| {
+                    if last != Some(s.file) {
+                        let f = &files[s.file as usize];
+                        own.push(FileSpec { path: f.path.as_os_str().as_bytes().to_vec(), len: f.len });
+                        last = Some(s.file);
+                    }
+                    SplitSpec { file: (own.len() - 1) as u32, start: s.start, end: s.end }
+                })
+                .collect();
+            JobSpec {
+                job_id,
+                rank: rank as u32,
+                peers: peers.to_vec(),
+                tokenizer: tokenizer.code(),
+                hash_fingerprint: hash_fingerprint(),
+                files: own,
+                splits,
+            }
         })
         .collect()
 }
@@ -105,4 +118,28 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         splits.push(Split { file: mapped as u32, start, end });
     }
     Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_spec_names_only_the_files_its_splits_touch() {
+        let files: Vec<InputFile> =
+            (0..6).map(|i| InputFile { path: format!("/data/f{i}").into(), len: 10 * (i + 1) }).collect();
+        let plan = input::assign(&files, 3, 7);
+        let peers: Vec<String> = (0..3).map(|r| format!("127.0.0.1:{}", 7000 + r)).collect();
+        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace);
+        for (spec, splits) in specs.iter().zip(&plan) {
+            assert!(spec.files.len() < files.len());
+            assert_eq!(spec.splits.len(), splits.len());
+            for (sent, planned) in spec.splits.iter().zip(splits) {
+                let named = &spec.files[sent.file as usize];
+                let original = &files[planned.file as usize];
+                assert_eq!(named.path, original.path.as_os_str().as_bytes());
+                assert_eq!((named.len, sent.start, sent.end), (original.len, planned.start, planned.end));
+            }
+        }
+    }
 }
