@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+source "$here/lib.sh"
 workers=1,2,3,4 rounds=3 copies=100 input="" out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -30,8 +30,7 @@ while [ $# -gt 0 ]; do
     *) echo "amdahl.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-wf="$root/target/release/wordfreq"
+build_wordfreq
 [ -n "$input" ] || input=$("$here/make-input.sh" "$copies")
 out=${out:-$root/results/$(date +%Y-%m-%d)-$(hostname -s)}
 mkdir -p "$out"
@@ -42,10 +41,9 @@ pids=()
 start_workers() {
   addrs="" pids=()
   for ((w = 0; w < $1; w++)); do
-    exec {fd}< <(exec "$wf" worker --listen 127.0.0.1:0 --threads 1 -q)
-    pids+=($!)
-    read -r line <&"$fd"
-    addrs="$addrs${addrs:+,}${line#listening on }"
+    start_worker 127.0.0.1:0
+    pids+=("$worker_pid")
+    addrs="$addrs${addrs:+,}$worker_addr"
   done
 }
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$scratch"' EXIT

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+source "$here/lib.sh"
 rounds=3 copies=100 input="" out="" given=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -30,8 +30,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-wf="$root/target/release/wordfreq"
+build_wordfreq
 [ -n "$input" ] || input=$("$here/make-input.sh" "$copies")
 bytes=$(wc -c <"$input")
 out=${out:-$root/results/$(date +%Y-%m-%d)-$(hostname -s)}

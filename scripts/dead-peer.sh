@@ -10,9 +10,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-wf="$root/target/release/wordfreq"
+source "$here/lib.sh"
+build_wordfreq
 input=${1:-$("$here/make-input.sh" 100)}
 ns=wordfreq-dead-peer
 pids=()
@@ -30,14 +29,13 @@ ip link set wfdp0 up
 ip netns exec "$ns" ip addr add 10.78.0.2/24 dev wfdp1
 ip netns exec "$ns" ip link set wfdp1 up
 
-exec {w0}< <(exec "$wf" worker --listen 10.78.0.1:0 -q)
-pids+=($!)
-read -r line0 <&"$w0"
-exec {w1}< <(exec ip netns exec "$ns" "$wf" worker --listen 10.78.0.2:0 -q)
-read -r line1 <&"$w1"
-worker1=$(pgrep -f "listen 10.78.0.2:0")
+start_worker 10.78.0.1:0
+pids+=("$worker_pid")
+a0=$worker_addr
+start_worker 10.78.0.2:0 ip netns exec "$ns"
+worker1=$worker_pid
 pids+=("$worker1")
-a0=${line0#listening on } a1=${line1#listening on }
+a1=$worker_addr
 
 ( sleep 3; kill -STOP "$worker1"; ip netns exec "$ns" ip route add blackhole 10.78.0.1/32 ) &
 start=$EPOCHSECONDS

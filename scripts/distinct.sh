@@ -11,7 +11,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+source "$here/lib.sh"
 rounds=3 words=10000000 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -22,8 +22,7 @@ while [ $# -gt 0 ]; do
     *) echo "distinct.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-wf="$root/target/release/wordfreq"
+build_wordfreq
 input=$(python3 "$here/make-distinct.py" "$words" "${TMPDIR:-/tmp}/wordfreq-inputs/distinct_$words.txt")
 out=${out:-$root/results/$(date +%Y-%m-%d)-$(hostname -s)}
 mkdir -p "$out"

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+source "$here/lib.sh"
 copies=100,1000 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -23,8 +23,7 @@ while [ $# -gt 0 ]; do
     *) echo "memory.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-wf="$root/target/release/wordfreq"
+build_wordfreq
 out=${out:-$root/results/$(date +%Y-%m-%d)-$(hostname -s)}
 mkdir -p "$out"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/wordfreq-memory.XXXXXX")
@@ -49,12 +48,10 @@ for n in ${copies//,/ }; do
   bytes=$(wc -c <"$input")
   addrs=() pids=() watchers=()
   for w in 0 1; do
-    exec {fd}< <(exec "$wf" worker --listen 127.0.0.1:0 --threads 1 -q)
-    pid=$!
-    pids+=("$pid")
-    read -r line <&"$fd"
-    addrs+=("${line#listening on }")
-    watch_peak "$pid" "$scratch/peak.$w" &
+    start_worker 127.0.0.1:0
+    pids+=("$worker_pid")
+    addrs+=("$worker_addr")
+    watch_peak "$worker_pid" "$scratch/peak.$w" &
     watchers+=($!)
   done
   "$wf" master -q --workers "${addrs[0]},${addrs[1]}" --metrics "$scratch/m.json" -o "$scratch/out.txt" "$input"

@@ -1,0 +1,22 @@
+# lib.sh — what the scripts share; sourced, not run. Sets $root (the
+# checkout) and provides:
+#   build_wordfreq               build the release binary, set $wf to it
+#   start_worker LISTEN [PREFIX] start `[PREFIX] wordfreq worker --listen LISTEN
+#                                --threads 1 -q`, wait for its `listening on`
+#                                line; set $worker_addr and $worker_pid
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+build_wordfreq() {
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  wf="$root/target/release/wordfreq"
+}
+
+start_worker() {
+  local listen=$1 fd line
+  shift
+  exec {fd}< <(exec "$@" "$wf" worker --listen "$listen" --threads 1 -q)
+  worker_pid=$!
+  read -r line <&"$fd"
+  worker_addr=${line#listening on }
+}
