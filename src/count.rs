@@ -53,7 +53,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
+        .map_err(|e| Error::io(format!("cannot start {threads} threads"), std::io::Error::other(e)))?;
 
     let files = input::resolve(&job.inputs)?;
     let mut output = Output::create(&job.output)?;
@@ -90,21 +90,11 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     lap(Phase::SortOutput, t, distinct, distinct);
 
     Ok(JobMetrics {
-        version: env!("CARGO_PKG_VERSION"),
-        command: "count",
-        job_id: 0,
-        inputs: job.inputs.iter().map(|p| p.display().to_string()).collect(),
-        files: files.len(),
-        total_bytes,
-        workers: 1,
-        worker_addrs: Vec::new(),
         threads: Some(threads),
-        tokenizer: job.tokenizer.name(),
-        split_size: job.split_size,
         total_words,
         distinct_words: distinct,
-        output: job.output.display().to_string(),
         wall_s: clock.elapsed().as_secs_f64(),
         phases,
+        ..JobMetrics::new("count", job, files.len(), total_bytes)
     })
 }

@@ -1,16 +1,21 @@
-//! The crate's error type. Each variant carries the context a user needs to act
-//! (a path, a worker's rank and address, a phase), and its `Display` is the one
-//! line `main` prints on stderr before exiting non-zero.
+//! The crate's error type. Each variant names one cause and carries the
+//! context a user needs to act (a path, a worker's rank and address, a
+//! phase); its `Display` is the one line `main` prints on stderr, and
+//! [`Error::exit_code`] picks the exit status (2 for usage, 1 for the rest).
 
 use std::io;
 use std::path::PathBuf;
 
 use crate::phase::Phase;
-use crate::wire::ProtocolError;
+use crate::wire::{EncodeError, ProtocolError};
 
 /// Everything that can end a job or a command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The command line is not usable as given (exit status 2).
+    #[error("{0}")]
+    Usage(String),
+
     /// An input path is missing, unreadable, or not a file or directory.
     #[error("cannot read input {path}: {reason}")]
     Input { path: PathBuf, reason: String },
@@ -31,9 +36,10 @@ pub enum Error {
     #[error("cannot reach worker {rank} at {addr}: {reason}")]
     Unreachable { rank: usize, addr: String, reason: String },
 
-    /// A worker's connection ended or broke in the middle of a job.
+    /// A worker's connection (to the master or to a peer) ended or broke in
+    /// the middle of a job.
     #[error("worker {rank} ({addr}) was lost during {phase}: {reason}")]
-    WorkerLost { rank: usize, addr: String, phase: Phase, reason: String },
+    PeerLost { rank: usize, addr: String, phase: Phase, reason: String },
 
     /// A worker reported that it could not do its part.
     #[error("worker {rank} ({addr}) failed during {phase}: {reason}")]
@@ -43,13 +49,27 @@ pub enum Error {
     #[error("protocol error from {peer}: {error}")]
     Protocol { peer: String, error: ProtocolError },
 
+    /// A job spec that this worker cannot run (another build, an address it
+    /// cannot resolve, splits outside their files).
+    #[error("{0}")]
+    JobSpec(String),
+
+    /// A message could not be encoded (e.g. larger than a frame).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+
     /// What was sent and what was received disagree at a phase barrier.
     #[error("conservation check failed after {phase}: {detail}")]
     Conservation { phase: Phase, detail: String },
 
-    /// The command line or the job is not usable as given.
+    /// Something did not happen within its time limit.
     #[error("{0}")]
-    Usage(String),
+    Timeout(String),
+
+    /// The job was cancelled (it failed elsewhere, or it was aborted) while
+    /// this part was still running.
+    #[error("the job was cancelled")]
+    Cancelled,
 
     /// Any other failure of the operating system, with what we were doing.
     #[error("{context}: {source}")]
@@ -63,5 +83,28 @@ impl Error {
     /// Wraps an I/O error with a short description of what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io { context: context.into(), source }
+    }
+
+    /// The process exit status for this error: 2 for a usage error, as for
+    /// clap's own argument errors; 1 for a job or command that failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_and_failures_exit_1() {
+        assert_eq!(Error::Usage("--workers must be at least 1".into()).exit_code(), 2);
+        assert_eq!(Error::Cancelled.exit_code(), 1);
+        assert_eq!(Error::Timeout("no answer".into()).exit_code(), 1);
+        let lost = Error::PeerLost { rank: 1, addr: "h:1".into(), phase: Phase::Shuffle2, reason: "reset".into() };
+        assert_eq!(lost.to_string(), "worker 1 (h:1) was lost during shuffle2: reset");
     }
 }

@@ -39,6 +39,7 @@ pub mod output;
 pub mod phase;
 pub mod progress;
 pub mod run;
+pub mod status;
 pub mod tokenize;
 pub mod wire;
 pub mod worker;

@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
 use wordfreq::metrics::JobMetrics;
 use wordfreq::tokenize::Tokenizer;
-use wordfreq::{Error, Result, count, master, run, worker};
+use wordfreq::{Error, Result, count, master, run, status, worker};
 
 /// Count the words of large text collections and write them sorted by
 /// frequency, on one machine or across many.
@@ -22,6 +22,7 @@ use wordfreq::{Error, Result, count, master, run, worker};
   wordfreq count -t 1 big.txt               one process, one thread (the baseline)
   wordfreq worker --listen 0.0.0.0:7000     serve jobs on every lab machine...
   wordfreq master --workers lab1:7000,lab2:7000 /shared/corpus   ...and run one from here
+  wordfreq status --hosts workers.txt       is every worker up, idle or busy?
 
 The result (default resultats.txt) has one `WORD COUNT` line per distinct word,
 count descending, then word ascending by bytes.")]
@@ -61,6 +62,26 @@ enum Command {
         hosts: Option<PathBuf>,
         #[command(flatten)]
         job: JobArgs,
+    },
+    /// Ask workers whether they are up: one line per worker.
+    ///
+    /// Each line gives the address, `reachable` or `unreachable` (with the
+    /// reason), the worker's version, its compute threads, `idle` or `busy`,
+    /// the jobs it has served and its uptime. Exits 0 when every worker
+    /// answered, 1 otherwise.
+    Status {
+        /// Worker addresses, comma separated (HOST:PORT,...).
+        #[arg(long, value_name = "ADDR,...", value_delimiter = ',', required_unless_present = "hosts")]
+        workers: Vec<String>,
+        /// A file with one worker address per line (# starts a comment).
+        #[arg(long, value_name = "FILE", conflicts_with = "workers")]
+        hosts: Option<PathBuf>,
+        /// Keep asking a worker that is not listening yet, for up to SECONDS
+        /// (e.g. right after starting it).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        wait: f64,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Serve jobs as a worker, one after another, until killed.
     ///
@@ -170,7 +191,7 @@ fn main() -> ExitCode {
         Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("wordfreq: error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }
@@ -205,13 +226,46 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Master { workers, hosts, job } => {
             job.log.init();
-            let workers = match hosts {
-                Some(file) => read_hosts(&file)?,
-                None => workers,
-            };
+            let workers = worker_list(workers, hosts)?;
             let metrics = master::run_job(&workers, &job.config(None), "master")?;
             job.report(&metrics)
         }
+        Command::Status { workers, hosts, wait, log } => {
+            log.init();
+            let workers = worker_list(workers, hosts)?;
+            if !(0.0..=86_400.0).contains(&wait) {
+                return Err(Error::Usage(format!("--wait {wait}: give a number of seconds from 0 to 86400")));
+            }
+            let wait = std::time::Duration::from_secs_f64(wait);
+            let answers: Vec<_> = std::thread::scope(|s| {
+                let asks: Vec<_> = workers.iter().map(|w| s.spawn(move || status::query(w, wait))).collect();
+                asks.into_iter().map(|a| a.join().unwrap_or_else(|_| Err("the query failed".into()))).collect()
+            });
+            for (addr, answer) in workers.iter().zip(&answers) {
+                println!("{}", status::line(addr, answer));
+            }
+            match answers.iter().position(|a| a.is_err()) {
+                Some(rank) => Err(Error::Unreachable {
+                    rank,
+                    addr: workers[rank].clone(),
+                    reason: format!(
+                        "{} ({} of {} workers did not answer)",
+                        answers[rank].as_ref().err().map_or("", String::as_str),
+                        answers.iter().filter(|a| a.is_err()).count(),
+                        workers.len()
+                    ),
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// The workers named by `--workers` or, when given, by `--hosts FILE`.
+fn worker_list(workers: Vec<String>, hosts: Option<PathBuf>) -> Result<Vec<String>> {
+    match hosts {
+        Some(file) => read_hosts(&file),
+        None => Ok(workers),
     }
 }
 

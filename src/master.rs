@@ -9,8 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
-use rkyv::util::AlignedVec;
-
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
 use crate::histogram::Histogram;
@@ -22,7 +20,7 @@ use crate::phase::redistribute::{self, Plan, SampleSet};
 use crate::phase::{Phase, init, local_count, shuffle1, shuffle2, sort_output};
 use crate::progress::Progress;
 use crate::wire::hello::NO_RANK;
-use crate::wire::message::{self, NodeStats};
+use crate::wire::message::{self, Message, NodeStats};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 
 /// How long workers have to answer the master's connection.
@@ -77,22 +75,14 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         }
     };
     Ok(JobMetrics {
-        version: env!("CARGO_PKG_VERSION"),
-        command,
         job_id: master.job_id,
-        inputs: job.inputs.iter().map(|p| p.display().to_string()).collect(),
-        files: files.len(),
-        total_bytes,
         workers: workers.len(),
         worker_addrs: workers.to_vec(),
-        threads: job.threads,
-        tokenizer: job.tokenizer.name(),
-        split_size: job.split_size,
         total_words,
         distinct_words,
-        output: job.output.display().to_string(),
         wall_s: clock.elapsed().as_secs_f64(),
         phases: std::mem::take(&mut master.phases),
+        ..JobMetrics::new(command, job, files.len(), total_bytes)
     })
 }
 
@@ -100,6 +90,13 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
 fn job_id() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     crate::counts::word_hash(&[nanos.to_le_bytes(), u64::from(std::process::id()).to_le_bytes()].concat())
+}
+
+/// How a wait for a condition ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    Done,
+    TimedOut,
 }
 
 /// The master's side of one worker.
@@ -145,7 +142,7 @@ impl Master {
         for (rank, spec) in specs.iter().enumerate() {
             self.send(rank, Kind::JobSpec, spec)?;
         }
-        self.barrier(Some(Instant::now() + INIT_TIMEOUT))?;
+        self.barrier(Some(INIT_TIMEOUT))?;
 
         // Phase 2: shuffle 1.
         self.start(Phase::Shuffle1);
@@ -228,25 +225,18 @@ impl Master {
             });
         }
         let deadline = Instant::now() + CONNECT_TIMEOUT;
-        self.wait(Some(deadline), |m| m.links.iter().all(|l| l.greeted)).map_err(|e| match e {
-            Error::Usage(_) => {
-                let silent = self.links.iter().position(|l| !l.greeted).unwrap_or(0);
-                Error::Unreachable {
-                    rank: silent,
-                    addr: self.links[silent].addr.clone(),
-                    reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                }
-            }
-            other => other,
-        })
+        if self.wait(Some(deadline), |m| m.links.iter().all(|l| l.greeted))? == Waited::TimedOut {
+            let silent = self.links.iter().position(|l| !l.greeted).unwrap_or(0);
+            return Err(Error::Unreachable {
+                rank: silent,
+                addr: self.links[silent].addr.clone(),
+                reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            });
+        }
+        Ok(())
     }
 
-    fn send<T>(&mut self, rank: usize, kind: Kind, msg: &T) -> Result<()>
-    where
-        T: for<'a> rkyv::Serialize<
-                rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
-            >,
-    {
+    fn send<T: Message>(&mut self, rank: usize, kind: Kind, msg: &T) -> Result<()> {
         let bytes = message::encode(kind, msg)?;
         self.reactor.send(self.links[rank].token, bytes);
         Ok(())
@@ -278,15 +268,15 @@ impl Master {
 
     /// Waits until every worker has finished the current phase; records the
     /// phase's metrics and returns the workers' reports by rank.
-    fn barrier(&mut self, deadline: Option<Instant>) -> Result<Vec<NodeStats>> {
-        self.wait(deadline, |m| m.links.iter().all(|l| l.done.is_some())).map_err(|e| match e {
-            Error::Usage(_) if deadline.is_some() => Error::Usage(format!(
+    fn barrier(&mut self, limit: Option<Duration>) -> Result<Vec<NodeStats>> {
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        if self.wait(deadline, |m| m.links.iter().all(|l| l.done.is_some()))? == Waited::TimedOut {
+            return Err(Error::Timeout(format!(
                 "the workers did not finish {} within {} s (can they reach each other?)",
                 self.phase,
-                INIT_TIMEOUT.as_secs()
-            )),
-            other => other,
-        })?;
+                limit.unwrap_or_default().as_secs()
+            )));
+        }
         let stats: Vec<NodeStats> = self.links.iter_mut().map(|l| l.done.take().unwrap_or_default()).collect();
         let end = self.clock.elapsed().as_secs_f64();
         let (start, (in0, out0)) = self.phase_start;
@@ -304,15 +294,15 @@ impl Master {
         Ok(stats)
     }
 
-    /// Runs the loop until `done` holds. A deadline that passes is reported
-    /// as `Error::Usage` for the caller to reword.
-    fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<()> {
+    /// Runs the loop until `done` holds or `deadline` passes; the caller
+    /// says what a timeout means.
+    fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<Waited> {
         while !done(self) {
             let timeout = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(Error::Usage("timed out".into()));
+                        return Ok(Waited::TimedOut);
                     }
                     Some(left)
                 }
@@ -329,7 +319,7 @@ impl Master {
             self.events = events;
             result?;
         }
-        Ok(())
+        Ok(Waited::Done)
     }
 
     fn on_event(&mut self, event: NetEvent) -> Result<()> {
@@ -346,7 +336,7 @@ impl Master {
                 if hello.role != Role::Peer || hello.job_id != self.job_id {
                     return Err(Error::Protocol {
                         peer: format!("worker {rank} ({})", link.addr),
-                        error: ProtocolError::Unexpected(Kind::JobSpec),
+                        error: ProtocolError::UnexpectedHello { role: hello.role, job_id: hello.job_id },
                     });
                 }
                 link.greeted = true;
@@ -361,7 +351,7 @@ impl Master {
                     why if !link.greeted => {
                         Err(Error::Unreachable { rank, addr: link.addr.clone(), reason: why.to_string() })
                     }
-                    why => Err(Error::WorkerLost {
+                    why => Err(Error::PeerLost {
                         rank,
                         addr: link.addr.clone(),
                         phase: self.phase,
@@ -408,12 +398,7 @@ impl Master {
             }
             Kind::Samples if self.phase == Phase::Redistribute => {
                 let s = message::access::<message::ArchivedSamples>(frame.kind, payload).map_err(protocol)?;
-                let mut sets = Vec::with_capacity(s.groups.len());
-                for group in s.groups.iter() {
-                    let records = group.words.records().map_err(protocol)?;
-                    let (words, positions) = records.map(|(w, p)| (w.to_vec(), p)).unzip();
-                    sets.push(SampleSet { count: group.count.to_native(), words, positions });
-                }
+                let sets = s.groups.iter().map(SampleSet::try_from).collect::<Result<_, _>>().map_err(protocol)?;
                 self.links[rank].samples = Some(sets);
             }
             Kind::RangeChunk if self.phase == Phase::SortOutput && rank == self.pulling => {
@@ -446,7 +431,7 @@ impl Master {
             let _ = self.send(rank, Kind::Finish, &finish);
         }
         let deadline = Instant::now() + CLOSE_TIMEOUT;
-        if self.wait(Some(deadline), |m| m.links.iter().all(|l| !l.open)).is_err() {
+        if !matches!(self.wait(Some(deadline), |m| m.links.iter().all(|l| !l.open)), Ok(Waited::Done)) {
             tracing::debug!("some workers did not close their links in time");
         }
         for link in &self.links {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::config::JobConfig;
 use crate::error::{Error, Result};
 use crate::wire::message::NodeStats;
 
@@ -92,6 +93,29 @@ impl NodeMetrics {
 }
 
 impl JobMetrics {
+    /// The parameters of a job over `files` input files of `total_bytes`,
+    /// with every measurement still zero; the driver fills those in.
+    pub fn new(command: &'static str, job: &JobConfig, files: usize, total_bytes: u64) -> JobMetrics {
+        JobMetrics {
+            version: env!("CARGO_PKG_VERSION"),
+            command,
+            job_id: 0,
+            inputs: job.inputs.iter().map(|p| p.display().to_string()).collect(),
+            files,
+            total_bytes,
+            workers: 1,
+            worker_addrs: Vec::new(),
+            threads: job.threads,
+            tokenizer: job.tokenizer.name(),
+            split_size: job.split_size,
+            total_words: 0,
+            distinct_words: 0,
+            output: job.output.display().to_string(),
+            wall_s: 0.0,
+            phases: Vec::new(),
+        }
+    }
+
     /// Writes the metrics as pretty JSON.
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let fail = |source| Error::Io { context: format!("cannot write metrics to {}", path.display()), source };

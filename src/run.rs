@@ -14,7 +14,7 @@ use crate::master;
 use crate::metrics::JobMetrics;
 
 /// Runs the job on `workers` local worker processes of `threads` compute
-/// threads each. `log_flag` (e.g. `-q` or `-v`) is passed to the workers.
+/// threads each. `log_args` (e.g. `-q` or `-v`) are passed to the workers.
 pub fn run_local(workers: usize, threads: usize, job: &JobConfig, log_args: &[&str]) -> Result<JobMetrics> {
     if workers == 0 {
         return Err(Error::Usage("--workers must be at least 1".into()));
@@ -45,10 +45,11 @@ fn listening_address(rank: usize, stdout: Option<std::process::ChildStdout>) -> 
     if let Some(out) = stdout {
         BufReader::new(out).read_line(&mut line).map_err(|e| Error::io(format!("cannot read worker {rank}"), e))?;
     }
-    line.trim()
-        .strip_prefix("listening on ")
-        .map(str::to_string)
-        .ok_or_else(|| Error::Usage(format!("worker {rank} did not start (it printed {:?})", line.trim())))
+    line.trim().strip_prefix("listening on ").map(str::to_string).ok_or_else(|| Error::Unreachable {
+        rank,
+        addr: "a local process".into(),
+        reason: format!("the worker did not start (it printed {:?})", line.trim()),
+    })
 }
 
 /// Asks the kernel to kill the child if this process dies.

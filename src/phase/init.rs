@@ -68,9 +68,9 @@ pub struct Setup {
 
 /// Worker side: checks a spec and the files its splits touch.
 pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
-    let bad = |what: String| Error::Usage(format!("invalid job spec: {what}"));
+    let bad = |what: String| Error::JobSpec(format!("invalid job spec: {what}"));
     if spec.hash_fingerprint.to_native() != hash_fingerprint() {
-        return Err(Error::Usage(
+        return Err(Error::JobSpec(
             "this worker hashes words differently from the master; run the same wordfreq build on every node".into(),
         ));
     }
@@ -87,7 +87,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut it| it.next())
-            .ok_or_else(|| Error::Usage(format!("cannot resolve peer address {}", addr.as_str())))?;
+            .ok_or_else(|| Error::JobSpec(format!("cannot resolve peer address {}", addr.as_str())))?;
         peers.push(resolved);
     }
     // Keep only the files this worker's splits touch, renumbered in order,

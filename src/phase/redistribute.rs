@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use crate::histogram::Histogram;
 use crate::order::{Cut, range_of};
 use crate::phase::Phase;
+use crate::wire::ProtocolError;
 use crate::wire::message::NodeStats;
-use crate::wire::message::{SampleGroup, WordBatch};
+use crate::wire::message::{ArchivedSampleGroup, SampleGroup, WordBatch};
 
 /// Each cut may miss its target by this share of the mean range (so a range
 /// misses by at most twice this, 0.8 %, inside the promised 1 %).
@@ -62,6 +63,16 @@ impl From<&SampleGroup> for SampleSet {
     fn from(group: &SampleGroup) -> Self {
         let (words, positions) = group.words.iter().map(|(w, p)| (w.to_vec(), p)).unzip();
         SampleSet { count: group.count, words, positions }
+    }
+}
+
+impl TryFrom<&ArchivedSampleGroup> for SampleSet {
+    type Error = ProtocolError;
+
+    /// A worker's samples of one count, as the master receives them.
+    fn try_from(group: &ArchivedSampleGroup) -> Result<Self, ProtocolError> {
+        let (words, positions) = group.words.records()?.map(|(w, p)| (w.to_vec(), p)).unzip();
+        Ok(SampleSet { count: group.count.to_native(), words, positions })
     }
 }
 

@@ -1,6 +1,6 @@
-//! What the two shuffles share: on the sending side, one batch builder per
-//! destination that emits a bounded batch whenever it fills (`Partitioner`
-//! into a `Sink`); on the receiving side, the merger that takes every batch
+//! What the two shuffles share: on the sending side, a per-destination
+//! batcher that emits a bounded batch whenever one fills (`Batcher` into a
+//! `Sink`); on the receiving side, the merger that takes every batch
 //! addressed to this worker, validates it, absorbs its records and checks
 //! each sender's end-of-stream totals against what actually arrived.
 //!
@@ -31,16 +31,17 @@ pub trait Sink: Sync {
     fn progress(&self, _bytes: u64) {}
 }
 
-/// One batch builder per destination.
+/// A per-destination batcher: one batch under construction per rank, sent
+/// to the sink as soon as it holds `BATCH_BYTES`.
 #[derive(Debug)]
-pub struct Partitioner {
+pub struct Batcher {
     builders: Vec<WordBatch>,
 }
 
-impl Partitioner {
+impl Batcher {
     /// Builders for `workers` destinations.
     pub fn new(workers: usize) -> Self {
-        Partitioner { builders: (0..workers).map(|_| WordBatch::default()).collect() }
+        Batcher { builders: (0..workers).map(|_| WordBatch::default()).collect() }
     }
 
     /// Adds a record for `dest`, sending its batch when full.
@@ -121,7 +122,7 @@ pub fn merge<T: Absorb>(
     let mut got = vec![(0u64, 0u64); workers];
     let mut ended = vec![false; workers];
     while !ended.iter().all(|&e| e) {
-        let item = inbox.recv().map_err(|_| Error::Usage(format!("{phase} was cancelled")))?;
+        let item = inbox.recv().map_err(|_| Error::Cancelled)?;
         after_item();
         let (from, records, words) = match item {
             Inbound::Batch { from, payload } => {
@@ -222,12 +223,7 @@ pub mod tests {
         }
     }
 
-    fn payload<T>(kind: Kind, msg: &T) -> AlignedVec
-    where
-        T: for<'a> rkyv::Serialize<
-                rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
-            >,
-    {
+    fn payload<T: message::Message>(kind: Kind, msg: &T) -> AlignedVec {
         let frame = message::encode(kind, msg).unwrap();
         let mut v = AlignedVec::new();
         v.extend_from_slice(&frame[5..]);
@@ -235,9 +231,9 @@ pub mod tests {
     }
 
     #[test]
-    fn partitioner_sends_bounded_batches_to_the_right_place() {
+    fn batcher_sends_bounded_batches_to_the_right_place() {
         let sink = Collect::default();
-        let mut p = Partitioner::new(3);
+        let mut p = Batcher::new(3);
         let big = vec![b'x'; 1000];
         for i in 0..3000u64 {
             p.push((i % 3) as usize, &big, i, &sink).unwrap();

@@ -15,7 +15,7 @@ use crate::counts::{WordCounts, hash_with_head, owner};
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
 use crate::phase::Phase;
-use crate::phase::shuffle::{Partitioner, Sink, check_delivered};
+use crate::phase::shuffle::{Batcher, Sink, check_delivered};
 use crate::tokenize::{InvalidUtf8, Tokenizer};
 use crate::wire::message::NodeStats;
 
@@ -65,7 +65,7 @@ const COMBINE_TRIAL: u64 = 1 << 20;
 /// batches filled straight from the tokenizer.
 struct Local {
     table: WordCounts,
-    direct: Option<Partitioner>,
+    direct: Option<Batcher>,
 }
 
 /// The worker's side of shuffle 1: tokenize `splits`, combine, and send each
@@ -84,10 +84,10 @@ pub fn worker(
             || Local { table: WordCounts::new(), direct: None },
             |mut local, split| {
                 if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Usage("shuffle1 was cancelled".into()));
+                    return Err(Error::Cancelled);
                 }
                 match local.direct.as_mut() {
-                    Some(partitioner) => send_split(files, split, tokenizer, workers, partitioner, sink)?,
+                    Some(batcher) => send_split(files, split, tokenizer, workers, batcher, sink)?,
                     None => count_split(files, split, tokenizer, &mut local.table)?,
                 }
                 sink.progress(split.len());
@@ -98,15 +98,15 @@ pub fn worker(
                     table.clear();
                 }
                 if poor {
-                    local.direct = Some(Partitioner::new(workers));
+                    local.direct = Some(Batcher::new(workers));
                 }
                 Ok(local)
             },
         )
         .try_for_each(|local| {
             let local = local?;
-            if let Some(mut partitioner) = local.direct {
-                partitioner.flush(sink)?;
+            if let Some(mut batcher) = local.direct {
+                batcher.flush(sink)?;
             }
             route(&local.table, workers, sink)
         })
@@ -118,14 +118,14 @@ fn send_split(
     split: &Split,
     tokenizer: Tokenizer,
     workers: usize,
-    partitioner: &mut Partitioner,
+    batcher: &mut Batcher,
     sink: &impl Sink,
 ) -> Result<()> {
     let mut sent = Ok(());
     read_split(files, split, |data, range| {
         tokenizer.words(data, range, |head, word| {
             if sent.is_ok() {
-                sent = partitioner.push(owner(hash_with_head(head, word), workers), word, 1, sink);
+                sent = batcher.push(owner(hash_with_head(head, word), workers), word, 1, sink);
             }
         })
     })?;
@@ -133,11 +133,11 @@ fn send_split(
 }
 
 fn route(table: &WordCounts, workers: usize, sink: &impl Sink) -> Result<()> {
-    let mut partitioner = Partitioner::new(workers);
+    let mut batcher = Batcher::new(workers);
     for (hash, word, count) in table.iter_hashed() {
-        partitioner.push(owner(hash, workers), word, count, sink)?;
+        batcher.push(owner(hash, workers), word, count, sink)?;
     }
-    partitioner.flush(sink)
+    batcher.flush(sink)
 }
 
 #[cfg(test)]

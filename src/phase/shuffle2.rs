@@ -6,7 +6,7 @@ use crate::counts::WordCounts;
 use crate::error::{Error, Result};
 use crate::order::{Cut, range_of};
 use crate::phase::Phase;
-use crate::phase::shuffle::{Partitioner, Sink, check_delivered};
+use crate::phase::shuffle::{Batcher, Sink, check_delivered};
 use crate::wire::message::NodeStats;
 
 /// Master side, at the barrier: every distinct word moved once, with all its
@@ -28,11 +28,11 @@ pub fn master(stats: &[NodeStats], distinct: u64, total_words: u64, shares: &[u6
 /// The worker's side of shuffle 2. The caller drops the table afterwards:
 /// after this phase each word lives only in its range.
 pub fn worker(table: &WordCounts, cuts: &[Cut], sink: &impl Sink) -> Result<()> {
-    let mut partitioner = Partitioner::new(cuts.len() + 1);
+    let mut batcher = Batcher::new(cuts.len() + 1);
     for (word, count) in table.iter() {
-        partitioner.push(range_of(cuts, word, count), word, count, sink)?;
+        batcher.push(range_of(cuts, word, count), word, count, sink)?;
     }
-    partitioner.flush(sink)
+    batcher.flush(sink)
 }
 
 #[cfg(test)]

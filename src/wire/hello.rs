@@ -7,7 +7,7 @@ use super::ProtocolError;
 /// The first bytes of every connection.
 pub const MAGIC: [u8; 3] = *b"WFQ";
 /// Bumped whenever any message layout changes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes in an encoded hello.
 pub const HELLO_LEN: usize = 17;
 
@@ -18,6 +18,8 @@ pub enum Role {
     Master = 0,
     /// A worker (towards the master or another worker).
     Peer = 1,
+    /// `wordfreq status`: asks a worker how it is, then leaves.
+    Status = 2,
 }
 
 /// The opening message of a connection.
@@ -61,6 +63,7 @@ impl Hello {
         let role = match buf[4] {
             0 => Role::Master,
             1 => Role::Peer,
+            2 => Role::Status,
             other => return Err(ProtocolError::BadRole(other)),
         };
         let rank = u32::from_le_bytes([buf[5], buf[6], buf[7], buf[8]]);

@@ -19,6 +19,7 @@
 //! | `PhaseDone` | worker → master | end of every phase, with the node's figures |
 //! | `Abort` | either way | the job failed, with the reason |
 //! | `Finish` | master → worker | the job is over; drop its state |
+//! | `Status` | worker → `status` client | threads, busy or idle, jobs served, uptime |
 
 use rkyv::api::high::{HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
@@ -27,14 +28,34 @@ use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Portable, Serialize};
 
-use super::ProtocolError;
 use super::frame::{self, MAX_FRAME};
-use crate::error::{Error, Result};
+use super::{EncodeError, ProtocolError};
 
-/// The message kinds; the byte after a frame's length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Kind {
+/// Defines `Kind` and its decoding from one list, so that every kind that
+/// exists also decodes: there is no second list to forget.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $name:ident = $code:literal,)+) => {
+        /// The message kinds; the byte after a frame's length.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Kind {
+            $($(#[$doc])* $name = $code,)+
+        }
+
+        impl TryFrom<u8> for Kind {
+            type Error = ProtocolError;
+
+            fn try_from(byte: u8) -> Result<Self, ProtocolError> {
+                match byte {
+                    $($code => Ok(Kind::$name),)+
+                    other => Err(ProtocolError::UnknownKind(other)),
+                }
+            }
+        }
+    };
+}
+
+kinds! {
     JobSpec = 1,
     Begin = 2,
     Progress = 3,
@@ -49,32 +70,15 @@ pub enum Kind {
     PhaseDone = 12,
     Abort = 13,
     Finish = 14,
+    /// A worker's answer to a `status` connection.
+    Status = 15,
 }
 
-impl TryFrom<u8> for Kind {
-    type Error = ProtocolError;
+/// A message that can be archived: every message type, without spelling out
+/// rkyv's serializer bound at each use.
+pub trait Message: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>> {}
 
-    fn try_from(byte: u8) -> Result<Self, ProtocolError> {
-        use Kind::*;
-        const ALL: [Kind; 14] = [
-            JobSpec,
-            Begin,
-            Progress,
-            WordBatch,
-            EndOfStream,
-            Histogram,
-            SampleRequest,
-            Samples,
-            Boundaries,
-            Pull,
-            RangeChunk,
-            PhaseDone,
-            Abort,
-            Finish,
-        ];
-        ALL.into_iter().find(|k| *k as u8 == byte).ok_or(ProtocolError::UnknownKind(byte))
-    }
-}
+impl<T> Message for T where T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>> {}
 
 /// One input file of a job.
 #[derive(Archive, Serialize, Debug, Clone)]
@@ -234,19 +238,26 @@ pub struct Finish {
     pub job_id: u64,
 }
 
+/// A worker's state, the one frame it sends on a `status` connection.
+#[derive(Archive, Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The worker's build (`CARGO_PKG_VERSION`).
+    pub version: String,
+    pub threads: u32,
+    /// Whether a master is linked (a job is running or about to).
+    pub busy: bool,
+    /// Jobs that ran to the end on this worker since it started.
+    pub jobs_served: u64,
+    pub uptime_s: u64,
+}
+
 /// Archives `msg` and frames it as `kind`. `scratch` is a reusable buffer.
-pub fn encode_with<T>(kind: Kind, msg: &T, scratch: &mut AlignedVec) -> Result<Vec<u8>>
-where
-    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
-{
+pub fn encode_with<T: Message>(kind: Kind, msg: &T, scratch: &mut AlignedVec) -> Result<Vec<u8>, EncodeError> {
     scratch.clear();
     let bytes = rkyv::api::high::to_bytes_in::<_, rancor::Error>(msg, std::mem::take(scratch))
-        .map_err(|e| Error::Usage(format!("cannot encode a {kind:?} message: {e}")))?;
+        .map_err(|e| EncodeError::Archive { kind, reason: e.to_string() })?;
     if bytes.len() > MAX_FRAME as usize {
-        return Err(Error::Usage(format!(
-            "a {kind:?} message of {} bytes exceeds the frame limit of {MAX_FRAME} bytes (is one word that long?)",
-            bytes.len()
-        )));
+        return Err(EncodeError::TooLarge { kind, len: bytes.len() });
     }
     let mut out = Vec::new();
     frame::encode_into(&mut out, kind, &bytes);
@@ -255,10 +266,7 @@ where
 }
 
 /// Archives `msg` and frames it as `kind`.
-pub fn encode<T>(kind: Kind, msg: &T) -> Result<Vec<u8>>
-where
-    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
-{
+pub fn encode<T: Message>(kind: Kind, msg: &T) -> Result<Vec<u8>, EncodeError> {
     encode_with(kind, msg, &mut AlignedVec::new())
 }
 
@@ -372,6 +380,7 @@ mod tests {
             }
         }
         assert_eq!(Kind::try_from(0), Err(ProtocolError::UnknownKind(0)));
+        assert_eq!(Kind::try_from(Kind::Status as u8), Ok(Kind::Status));
     }
 
     #[test]

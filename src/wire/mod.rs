@@ -21,7 +21,18 @@ pub mod message;
 
 pub use frame::{Frame, MAX_FRAME};
 pub use hello::{Hello, Role};
-pub use message::Kind;
+pub use message::{Kind, Message};
+
+/// Why a message could not be put on the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// rkyv refused to archive it.
+    #[error("cannot encode a {kind:?} message: {reason}")]
+    Archive { kind: Kind, reason: String },
+    /// Its archive is larger than any frame may be.
+    #[error("a {kind:?} message of {len} bytes exceeds the frame limit of {MAX_FRAME} bytes (is one word that long?)")]
+    TooLarge { kind: Kind, len: usize },
+}
 
 /// Why a connection's bytes were refused. Each variant names one cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +55,9 @@ pub enum ProtocolError {
     /// A payload failed validation as the archive its kind names.
     #[error("invalid {0:?} payload")]
     InvalidArchive(Kind),
+    /// A hello from a role or a job the connection is not for.
+    #[error("unexpected hello from a {role:?} of job {job_id:x}")]
+    UnexpectedHello { role: Role, job_id: u64 },
     /// A valid message arrived where the protocol does not allow it.
     #[error("unexpected {0:?} message")]
     Unexpected(Kind),

@@ -1,250 +1,251 @@
 //! One job on a worker: everything it holds (mesh, tables, range) and its
-//! phases, from the job spec to the streamed range. Dropped when the job
-//! ends or aborts, so a failed job leaves nothing behind for the next.
+//! phases, each phase's start beside its completion, from the job spec to
+//! the streamed range. The daemon (`worker::Worker`) feeds it the job's
+//! frames and compute results; a method that returns an error has failed
+//! this worker's part, and the daemon reports that to the master. Dropped
+//! when the job ends or aborts, so a failed job leaves nothing behind.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rkyv::util::AlignedVec;
 
+use super::inbox::Inbox;
+use super::node::{Computed, Dest, Node, ToLoop};
 use super::outbox::Outbox;
-use super::{Computed, Dest, MERGER_BOUND, Node, ToLoop};
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
-use crate::input::InputFile;
-use crate::input::Split;
+use crate::input::{InputFile, Split};
 use crate::net::mesh::Mesh;
-use crate::net::{Reactor, Token};
+use crate::net::{Closed, Reactor, Token};
 use crate::order::Cut;
-use crate::phase::shuffle::{self, Inbound, Received};
+use crate::phase::init::Setup;
+use crate::phase::shuffle::{Absorb, Inbound, Received};
 use crate::phase::{Phase, local_count, redistribute, shuffle1, shuffle2, sort_output};
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{self, NodeStats};
-use crate::wire::{Hello, Kind, ProtocolError};
+use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 
 /// Everything one job holds on this worker.
 pub(super) struct Job {
     pub(super) id: u64,
-    pub(super) rank: usize,
-    pub(super) workers: usize,
-    pub(super) peers: Vec<SocketAddr>,
-    pub(super) tokenizer: Tokenizer,
-    pub(super) files: Arc<Vec<InputFile>>,
-    pub(super) splits: Arc<Vec<Split>>,
+    rank: usize,
+    workers: usize,
+    peers: Vec<SocketAddr>,
+    tokenizer: Tokenizer,
+    files: Arc<Vec<InputFile>>,
+    splits: Arc<Vec<Split>>,
     pub(super) master: Token,
-    pub(super) mesh: Mesh,
+    mesh: Mesh,
     /// Links we dialed whose hello has not come back yet, by rank.
-    pub(super) dialing: HashMap<Token, usize>,
+    dialing: HashMap<Token, usize>,
     /// Set when the job ends; compute checks it and stops.
-    pub(super) cancel: Arc<AtomicBool>,
-    pub(super) phase: Phase,
+    cancel: Arc<AtomicBool>,
+    phase: Phase,
     /// When the job reached this worker: the origin of its phase times.
-    pub(super) started: Instant,
+    started: Instant,
     /// When the current phase started here.
-    pub(super) clock: Instant,
+    clock: Instant,
     /// Bytes (in, out) on the job's links when the current phase started.
-    pub(super) traffic_mark: (u64, u64),
-    pub(super) init_reported: bool,
+    traffic_mark: (u64, u64),
+    init_reported: bool,
     /// The receiving side of the shuffle in progress (set up before it starts).
-    pub(super) shuffle: Option<Shuffle>,
+    inbox: Option<Inbox>,
     /// The sending side's totals, once it is done.
-    pub(super) sent: Option<(u64, u64)>,
+    sent: Option<(u64, u64)>,
     /// Words owned after shuffle 1.
-    pub(super) table: Option<Arc<WordCounts>>,
-    pub(super) cuts: Option<Arc<Vec<Cut>>>,
+    table: Option<Arc<WordCounts>>,
+    cuts: Option<Arc<Vec<Cut>>>,
     /// The range received in shuffle 2, then sorted.
-    pub(super) range: Option<Entries>,
-    pub(super) sorted: Option<Entries>,
-    pub(super) pulled: bool,
+    range: Option<Entries>,
+    sorted: Option<Entries>,
+    pulled: bool,
     /// Shuffle 2 is complete here: peer links may close without harm.
-    pub(super) peers_done: bool,
+    peers_done: bool,
     /// This worker's part failed and the master was told; waiting for its Abort.
     pub(super) failed: bool,
 }
 
-/// The receiving side of one shuffle.
-pub(super) struct Shuffle {
-    pub(super) inbox: SyncSender<Inbound>,
-    /// Frames waiting for room in the merger's inbox; peer reads are paused
-    /// while this is not empty.
-    pub(super) backlog: VecDeque<Inbound>,
-    pub(super) result: Option<Computed>,
+/// A protocol error blamed on the master.
+fn from_master(error: ProtocolError) -> Error {
+    Error::Protocol { peer: "the master".into(), error }
 }
 
 impl Job {
+    // ---- Phase 1: init. The spec is checked (`init::open`), the links to
+    // lower ranks dialed; the phase ends when the mesh is complete.
+
+    /// Starts the job of `setup` for `master`: dials every peer this rank
+    /// must dial.
+    pub(super) fn new(setup: Setup, master: Token, node: &mut Node) -> Result<Job> {
+        let now = Instant::now();
+        let workers = setup.peers.len();
+        let mut job = Job {
+            id: setup.job_id,
+            rank: setup.rank,
+            workers,
+            mesh: Mesh::new(setup.rank, workers),
+            peers: setup.peers,
+            tokenizer: setup.tokenizer,
+            files: Arc::new(setup.files),
+            splits: Arc::new(setup.splits),
+            master,
+            dialing: HashMap::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            phase: Phase::Init,
+            started: now,
+            clock: now,
+            traffic_mark: (0, 0),
+            init_reported: false,
+            inbox: None,
+            sent: None,
+            table: None,
+            cuts: None,
+            range: None,
+            sorted: None,
+            pulled: false,
+            peers_done: false,
+            failed: false,
+        };
+        job.traffic_mark = job.traffic(&node.reactor);
+        for rank in job.mesh.dials() {
+            let addr = job.peers[rank];
+            let token = node.reactor.connect(addr).map_err(|e| Error::PeerLost {
+                rank,
+                addr: addr.to_string(),
+                phase: Phase::Init,
+                reason: format!("cannot connect: {e}"),
+            })?;
+            job.dialing.insert(token, rank);
+            node.send_hello(token, job.rank as u32, job.id);
+        }
+        Ok(job)
+    }
+
+    /// A peer that dialed us said hello for this job.
     pub(super) fn accept_peer(&mut self, node: &mut Node, token: Token, hello: Hello) -> Result<()> {
         let rank = hello.rank as usize;
         if !self.mesh.may_accept(rank) {
             node.reactor.close(token);
-            return Err(Error::Usage(format!("a peer claiming rank {rank} connected, which is not expected")));
+            return Err(Error::JobSpec(format!("a peer claiming rank {rank} connected, which is not expected")));
         }
         self.mesh.link(rank, token);
         node.send_hello(token, self.rank as u32, self.id);
-        Ok(())
+        self.mesh_ready(node)
     }
 
-    /// Bytes (in, out) over the job's links so far.
-    pub(super) fn traffic(&self, reactor: &Reactor) -> (u64, u64) {
-        let mut total = reactor.traffic(self.master);
-        for token in self.mesh.tokens() {
-            let (i, o) = reactor.traffic(token);
-            total.0 += i;
-            total.1 += o;
+    /// Whether `token` is a link this job dialed and still waits on.
+    pub(super) fn is_dialing(&self, token: Token) -> bool {
+        self.dialing.contains_key(&token)
+    }
+
+    /// A peer we dialed answered with its hello.
+    pub(super) fn dialed(&mut self, node: &mut Node, token: Token, hello: Hello) -> Result<()> {
+        let Some(rank) = self.dialing.remove(&token) else {
+            return Ok(());
+        };
+        if hello.role != Role::Peer || hello.rank as usize != rank || hello.job_id != self.id {
+            return Err(Error::Protocol {
+                peer: format!("worker {rank} ({})", self.peers[rank]),
+                error: ProtocolError::UnexpectedHello { role: hello.role, job_id: hello.job_id },
+            });
         }
-        total
+        self.mesh.link(rank, token);
+        self.mesh_ready(node)
     }
 
-    pub(super) fn start_phase(&mut self, reactor: &Reactor, phase: Phase) {
-        crate::failpoint::crash_point("worker", phase);
-        self.phase = phase;
-        self.clock = Instant::now();
-        self.traffic_mark = self.traffic(reactor);
+    /// Ends init once every peer is linked: shuffle 1's merger starts
+    /// listening, then the master hears that this worker is ready.
+    pub(super) fn mesh_ready(&mut self, node: &mut Node) -> Result<()> {
+        if self.init_reported || !self.mesh.is_complete() {
+            return Ok(());
+        }
+        self.init_reported = true;
+        self.open_inbox(node, Phase::Shuffle1, WordCounts::new(), Computed::Table);
+        self.report(node, Phase::Init, NodeStats::default())
     }
 
-    /// Fills in the phase's time and traffic.
-    pub(super) fn stats(&self, reactor: &Reactor, mut stats: NodeStats) -> NodeStats {
-        let (i, o) = self.traffic(reactor);
-        stats.start_us = self.clock.duration_since(self.started).as_micros() as u64;
-        stats.end_us = self.started.elapsed().as_micros() as u64;
-        stats.busy_us = stats.end_us - stats.start_us;
-        stats.bytes_received = i - self.traffic_mark.0;
-        stats.bytes_sent = o - self.traffic_mark.1;
-        stats
-    }
+    // ---- Phases 2 and 5: the shuffles. Each starts with `Begin` (the
+    // sending side runs on compute) and ends when both sides are done.
 
-    pub(super) fn report(&mut self, node: &mut Node, phase: Phase, stats: NodeStats) -> Result<()> {
-        tracing::debug!("job {:x}: {phase} done in {} µs", self.id, stats.busy_us);
-        node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
-    }
-
-    /// Sets up the receiving side of a shuffle: its merger thread starts
-    /// waiting for batches before any peer may send them.
-    pub(super) fn open_shuffle<T: shuffle::Absorb + 'static>(
+    fn open_inbox<T: Absorb + 'static>(
         &mut self,
         node: &Node,
         phase: Phase,
         table: T,
         wrap: fn(Received<T>) -> Computed,
     ) {
-        let (inbox, rx) = sync_channel(MERGER_BOUND);
-        let (job, rank, workers) = (self.id, self.rank, self.workers);
-        let handoff = node.handoff.clone();
-        std::thread::Builder::new()
-            .name(format!("wordfreq-merge-{}", phase.name()))
-            .spawn(move || {
-                let woken = handoff.clone();
-                let msg = match shuffle::merge(phase, rank, workers, table, rx, || woken.wake()) {
-                    Ok(received) => ToLoop::Computed { job, result: wrap(received) },
-                    Err(error) => ToLoop::Failed { job, error },
-                };
-                let _ = handoff.send(msg);
-            })
-            .map(drop)
-            .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
-        self.shuffle = Some(Shuffle { inbox, backlog: VecDeque::new(), result: None });
+        self.inbox = Some(Inbox::open(node, self.id, phase, (self.rank, self.workers), table, wrap));
         self.sent = None;
     }
 
-    pub(super) fn outbox(&self, node: &Node) -> Result<Outbox> {
-        let shuffle = self.shuffle.as_ref().ok_or_else(|| Error::Usage("no shuffle is open".into()))?;
-        Ok(Outbox {
-            job: self.id,
-            rank: self.rank,
-            handoff: node.handoff.clone(),
-            inbox: shuffle.inbox.clone(),
-            sent: (0..self.workers).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect(),
-            cancel: Arc::clone(&self.cancel),
-        })
+    fn outbox(&self, node: &Node) -> Result<Outbox> {
+        let inbox = self.inbox.as_ref().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;
+        Ok(Outbox::new((self.id, self.rank, self.workers), node.handoff.clone(), inbox.sender(), self.cancel.clone()))
     }
 
-    pub(super) fn begin(&mut self, node: &mut Node, phase: Phase) -> Result<()> {
-        self.start_phase(&node.reactor, phase);
-        match phase {
-            Phase::Shuffle1 => {
-                let outbox = self.outbox(node)?;
-                let (files, splits, tokenizer, workers) =
-                    (Arc::clone(&self.files), Arc::clone(&self.splits), self.tokenizer, self.workers);
-                node.compute(self.id, move || {
-                    shuffle1::worker(&files, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
-                    outbox.finish(Phase::Shuffle1)
-                });
-            }
-            Phase::LocalCount => {
-                let table = self.table.clone().ok_or_else(|| Error::Usage("local_count before shuffle1".into()))?;
-                node.compute(self.id, move || {
-                    Ok(Computed::Histogram(message::encode(Kind::Histogram, &local_count::report(&table))?))
-                });
-            }
-            Phase::Shuffle2 => {
-                let outbox = self.outbox(node)?;
-                let table = self.table.take().ok_or_else(|| Error::Usage("shuffle2 before shuffle1".into()))?;
-                let cuts = self.cuts.clone().ok_or_else(|| Error::Usage("shuffle2 before boundaries".into()))?;
-                node.compute(self.id, move || {
-                    shuffle2::worker(&table, &cuts, &outbox)?;
-                    drop(table);
-                    outbox.finish(Phase::Shuffle2)
-                });
-            }
-            Phase::SortOutput => {
-                let mut range = self.range.take().ok_or_else(|| Error::Usage("sort_output before shuffle2".into()))?;
-                node.compute(self.id, move || {
-                    range.sort();
-                    Ok(Computed::Sorted(range))
-                });
-            }
-            Phase::Init | Phase::Redistribute => {
-                return Err(Error::Protocol {
-                    peer: "the master".into(),
-                    error: ProtocolError::Unexpected(Kind::Begin),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) fn sample(&mut self, node: &mut Node, counts: Vec<u64>, stride: u64) -> Result<()> {
-        if self.phase != Phase::Redistribute {
-            self.start_phase(&node.reactor, Phase::Redistribute);
-        }
-        let table = self.table.clone().ok_or_else(|| Error::Usage("samples before shuffle1".into()))?;
+    fn begin_shuffle1(&mut self, node: &Node) -> Result<()> {
+        let outbox = self.outbox(node)?;
+        let (files, splits, tokenizer, workers) =
+            (Arc::clone(&self.files), Arc::clone(&self.splits), self.tokenizer, self.workers);
         node.compute(self.id, move || {
-            let groups = redistribute::samples(&table, &counts, stride);
-            Ok(Computed::Samples(message::encode(Kind::Samples, &message::Samples { groups })?))
+            shuffle1::worker(&files, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
+            outbox.finish(Phase::Shuffle1)
         });
         Ok(())
     }
 
-    pub(super) fn boundaries(&mut self, node: &mut Node, cuts: Vec<Cut>) -> Result<()> {
-        if self.phase != Phase::Redistribute {
-            self.start_phase(&node.reactor, Phase::Redistribute);
-        }
-        if cuts.len() + 1 != self.workers {
-            return Err(Error::Protocol {
-                peer: "the master".into(),
-                error: ProtocolError::InvalidArchive(Kind::Boundaries),
-            });
-        }
-        let cuts = Arc::new(cuts);
-        self.cuts = Some(Arc::clone(&cuts));
-        let table = self.table.clone().ok_or_else(|| Error::Usage("boundaries before shuffle1".into()))?;
-        node.compute(self.id, move || Ok(Computed::Shares(redistribute::shares(&table, &cuts))));
+    fn begin_shuffle2(&mut self, node: &Node) -> Result<()> {
+        let outbox = self.outbox(node)?;
+        let out_of_order = || from_master(ProtocolError::Unexpected(Kind::Begin));
+        let table = self.table.take().ok_or_else(out_of_order)?;
+        let cuts = self.cuts.clone().ok_or_else(out_of_order)?;
+        node.compute(self.id, move || {
+            shuffle2::worker(&table, &cuts, &outbox)?;
+            drop(table);
+            outbox.finish(Phase::Shuffle2)
+        });
         Ok(())
     }
 
+    /// A batch or an end-of-stream from a peer, for the shuffle in progress.
+    pub(super) fn on_peer_frame(&mut self, node: &mut Node, rank: usize, frame: Frame) -> Result<()> {
+        let unexpected = || Error::Protocol {
+            peer: format!("worker {rank} ({})", self.peers[rank]),
+            error: ProtocolError::Unexpected(frame.kind),
+        };
+        let item = match frame.kind {
+            Kind::WordBatch => Inbound::Batch { from: rank, payload: frame.payload },
+            Kind::EndOfStream => Inbound::End { from: rank, payload: frame.payload },
+            _ => return Err(unexpected()),
+        };
+        let Some(inbox) = self.inbox.as_mut() else {
+            return Err(unexpected());
+        };
+        inbox.offer(item, &mut node.reactor, self.mesh.tokens());
+        Ok(())
+    }
+
+    /// Lets frames held back by a full merger through.
+    pub(super) fn feed_inbox(&mut self, reactor: &mut Reactor) {
+        if let Some(inbox) = self.inbox.as_mut() {
+            inbox.feed(reactor, self.mesh.tokens());
+        }
+    }
+
     /// Completes a shuffle once both its sides are done.
-    pub(super) fn finish_shuffle(&mut self, node: &mut Node) -> Result<()> {
+    fn finish_shuffle(&mut self, node: &mut Node) -> Result<()> {
         let Some((records_sent, words_sent)) = self.sent else {
             return Ok(());
         };
-        let Some(result) = self.shuffle.as_mut().and_then(|s| s.result.take()) else {
+        let Some(result) = self.inbox.as_mut().and_then(|s| s.result.take()) else {
             return Ok(());
         };
-        self.shuffle = None;
+        self.inbox = None;
         self.sent = None;
         let mut stats = NodeStats { records_sent, words_sent, ..NodeStats::default() };
         let phase = match result {
@@ -266,12 +267,81 @@ impl Job {
             }
             _ => return Ok(()),
         };
-        let stats = self.stats(&node.reactor, stats);
         self.report(node, phase, stats)
     }
 
+    // ---- Phase 3: local grouping. The merged table is summed up as a
+    // histogram for the master.
+
+    fn begin_local_count(&mut self, node: &Node) -> Result<()> {
+        let table = self.table.clone().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;
+        node.compute(self.id, move || {
+            Ok(Computed::Histogram(message::encode(Kind::Histogram, &local_count::report(&table))?))
+        });
+        Ok(())
+    }
+
+    fn local_counted(&mut self, node: &mut Node, histogram: Vec<u8>) -> Result<()> {
+        node.reactor.send(self.master, histogram);
+        let distinct = self.table.as_ref().map_or(0, |t| t.len() as u64);
+        let words = self.table.as_ref().map_or(0, |t| t.total());
+        let stats = NodeStats { distinct, words_received: words, ..NodeStats::default() };
+        self.report(node, Phase::LocalCount, stats)
+    }
+
+    // ---- Phase 4: balanced redistribution. The master may ask for samples
+    // inside some counts, then sends the range boundaries; the phase ends
+    // when this worker has counted how many of its words each rank will own
+    // (and shuffle 2's merger is listening).
+
+    fn sample(&mut self, node: &mut Node, counts: Vec<u64>, stride: u64) -> Result<()> {
+        self.enter_redistribute(&node.reactor);
+        let table = self.table.clone().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::SampleRequest)))?;
+        node.compute(self.id, move || {
+            let groups = redistribute::samples(&table, &counts, stride);
+            Ok(Computed::Samples(message::encode(Kind::Samples, &message::Samples { groups })?))
+        });
+        Ok(())
+    }
+
+    fn boundaries(&mut self, node: &mut Node, cuts: Vec<Cut>) -> Result<()> {
+        self.enter_redistribute(&node.reactor);
+        if cuts.len() + 1 != self.workers {
+            return Err(from_master(ProtocolError::InvalidArchive(Kind::Boundaries)));
+        }
+        let cuts = Arc::new(cuts);
+        self.cuts = Some(Arc::clone(&cuts));
+        let table = self.table.clone().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Boundaries)))?;
+        node.compute(self.id, move || Ok(Computed::Shares(redistribute::shares(&table, &cuts))));
+        Ok(())
+    }
+
+    /// Phase 4 has no `Begin`: its first message from the master starts it.
+    fn enter_redistribute(&mut self, reactor: &Reactor) {
+        if self.phase != Phase::Redistribute {
+            self.start_phase(reactor, Phase::Redistribute);
+        }
+    }
+
+    fn shares_counted(&mut self, node: &mut Node, shares: Vec<u64>) -> Result<()> {
+        self.open_inbox(node, Phase::Shuffle2, Entries::new(), Computed::Range);
+        self.report(node, Phase::Redistribute, NodeStats { shares, ..NodeStats::default() })
+    }
+
+    // ---- Phase 6: sort and output. The range is sorted as soon as the
+    // phase begins, and streamed when the master pulls it (in rank order).
+
+    fn begin_sort_output(&mut self, node: &Node) -> Result<()> {
+        let mut range = self.range.take().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;
+        node.compute(self.id, move || {
+            range.sort();
+            Ok(Computed::Sorted(range))
+        });
+        Ok(())
+    }
+
     /// Streams the sorted range once the master has pulled it.
-    pub(super) fn maybe_stream(&mut self, node: &mut Node) {
+    fn maybe_stream(&mut self, node: &mut Node) {
         if !self.pulled {
             return;
         }
@@ -284,11 +354,155 @@ impl Job {
             let mut scratch = AlignedVec::new();
             let streamed = sort_output::stream(&range, |text| {
                 let bytes = message::encode_with(Kind::RangeChunk, &message::RangeChunk { text }, &mut scratch)?;
-                handoff
-                    .send(ToLoop::Frame { job, to: Dest::Master, bytes })
-                    .map_err(|_| Error::Usage("the event loop is gone".into()))
+                handoff.send(ToLoop::Frame { job, to: Dest::Master, bytes }).map_err(|_| Error::Cancelled)
             })?;
             Ok(Computed::Streamed(streamed))
         });
+    }
+
+    fn streamed(&mut self, node: &mut Node, streamed: sort_output::Streamed) -> Result<()> {
+        let stats = NodeStats { records_sent: streamed.lines, words_sent: streamed.words, ..NodeStats::default() };
+        self.report(node, Phase::SortOutput, stats)
+    }
+
+    // ---- Dispatch: the master's frames and compute's results, to the
+    // phase they belong to.
+
+    /// A frame from the master for this job (not `JobSpec`, `Abort` or
+    /// `Finish`, which the daemon handles).
+    pub(super) fn on_master_frame(&mut self, node: &mut Node, frame: Frame) -> Result<()> {
+        let kind = frame.kind;
+        match kind {
+            Kind::Begin => {
+                let msg = message::access::<message::ArchivedBegin>(kind, &frame.payload).map_err(from_master)?;
+                let phase = Phase::from_code(msg.phase).ok_or(from_master(ProtocolError::InvalidArchive(kind)))?;
+                self.start_phase(&node.reactor, phase);
+                match phase {
+                    Phase::Shuffle1 => self.begin_shuffle1(node),
+                    Phase::LocalCount => self.begin_local_count(node),
+                    Phase::Shuffle2 => self.begin_shuffle2(node),
+                    Phase::SortOutput => self.begin_sort_output(node),
+                    Phase::Init | Phase::Redistribute => Err(from_master(ProtocolError::Unexpected(kind))),
+                }
+            }
+            Kind::SampleRequest => {
+                let msg =
+                    message::access::<message::ArchivedSampleRequest>(kind, &frame.payload).map_err(from_master)?;
+                let counts: Vec<u64> = msg.counts.iter().map(|c| c.to_native()).collect();
+                self.sample(node, counts, msg.stride.to_native())
+            }
+            Kind::Boundaries => {
+                let msg = message::access::<message::ArchivedBoundaries>(kind, &frame.payload).map_err(from_master)?;
+                let cuts = msg.cuts.iter().map(|c| Cut { count: c.count.to_native(), word: c.word.to_vec() }).collect();
+                self.boundaries(node, cuts)
+            }
+            Kind::Pull => {
+                message::access::<message::ArchivedPull>(kind, &frame.payload).map_err(from_master)?;
+                self.pulled = true;
+                self.maybe_stream(node);
+                Ok(())
+            }
+            other => Err(from_master(ProtocolError::Unexpected(other))),
+        }
+    }
+
+    /// A finished piece of this job's compute.
+    pub(super) fn on_computed(&mut self, node: &mut Node, result: Computed) -> Result<()> {
+        match result {
+            Computed::Sent { records, words } => {
+                self.sent = Some((records, words));
+                self.finish_shuffle(node)
+            }
+            result @ (Computed::Table(_) | Computed::Range(_)) => {
+                if let Some(inbox) = self.inbox.as_mut() {
+                    inbox.result = Some(result);
+                }
+                self.finish_shuffle(node)
+            }
+            Computed::Histogram(frame) => self.local_counted(node, frame),
+            Computed::Samples(frame) => {
+                node.reactor.send(self.master, frame);
+                Ok(())
+            }
+            Computed::Shares(shares) => self.shares_counted(node, shares),
+            Computed::Sorted(range) => {
+                self.sorted = Some(range);
+                self.maybe_stream(node);
+                Ok(())
+            }
+            Computed::Streamed(streamed) => self.streamed(node, streamed),
+        }
+    }
+
+    // ---- Links, time and traffic.
+
+    /// The connection a frame from compute goes out on.
+    pub(super) fn route(&self, to: &Dest) -> Option<Token> {
+        match to {
+            Dest::Master => Some(self.master),
+            Dest::Peer(rank) => self.mesh.token(*rank),
+        }
+    }
+
+    /// The rank of the peer on `token`, if it is one of this job's links.
+    pub(super) fn peer_rank(&self, token: Token) -> Option<usize> {
+        self.mesh.rank_of(token)
+    }
+
+    /// Every peer link of the job, linked or still dialing.
+    pub(super) fn links(&self) -> impl Iterator<Item = Token> + '_ {
+        self.mesh.tokens().chain(self.dialing.keys().copied())
+    }
+
+    /// The failure that losing `token` means for this job, if any: none once
+    /// shuffle 2 is over here (peers may then close), or after a failure.
+    pub(super) fn lost(&self, token: Token, why: &Closed) -> Option<Error> {
+        let rank = self.mesh.rank_of(token).or_else(|| self.dialing.get(&token).copied())?;
+        if self.peers_done || self.failed {
+            return None;
+        }
+        Some(Error::PeerLost {
+            rank,
+            addr: self.peers[rank].to_string(),
+            phase: self.phase,
+            reason: format!("lost the link: {why}"),
+        })
+    }
+
+    /// Stops this job's compute.
+    pub(super) fn cancel(&mut self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.inbox = None;
+    }
+
+    /// Bytes (in, out) over the job's links so far.
+    fn traffic(&self, reactor: &Reactor) -> (u64, u64) {
+        let mut total = reactor.traffic(self.master);
+        for token in self.mesh.tokens() {
+            let (i, o) = reactor.traffic(token);
+            total.0 += i;
+            total.1 += o;
+        }
+        total
+    }
+
+    fn start_phase(&mut self, reactor: &Reactor, phase: Phase) {
+        crate::failpoint::crash_point("worker", phase);
+        self.phase = phase;
+        self.clock = Instant::now();
+        self.traffic_mark = self.traffic(reactor);
+    }
+
+    /// Tells the master this worker has finished `phase`, with the phase's
+    /// time and traffic filled into `stats`.
+    fn report(&mut self, node: &mut Node, phase: Phase, mut stats: NodeStats) -> Result<()> {
+        let (i, o) = self.traffic(&node.reactor);
+        stats.start_us = self.clock.duration_since(self.started).as_micros() as u64;
+        stats.end_us = self.started.elapsed().as_micros() as u64;
+        stats.busy_us = stats.end_us - stats.start_us;
+        stats.bytes_received = i.saturating_sub(self.traffic_mark.0);
+        stats.bytes_sent = o.saturating_sub(self.traffic_mark.1);
+        tracing::debug!("job {:x}: {phase} done in {} µs", self.id, stats.busy_us);
+        node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
     }
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc::SyncSender;
 
 use rkyv::util::AlignedVec;
 
-use super::{Computed, Dest, ToLoop};
+use super::node::{Computed, Dest, ToLoop};
 use crate::error::{Error, Result};
 use crate::net::Handoff;
 use crate::phase::Phase;
@@ -21,12 +21,13 @@ use crate::wire::message::{self, WordBatch};
 /// The worker's `Sink`: batches for itself go straight to its merger, the
 /// others are encoded here (on the compute thread) and handed to the loop.
 pub(super) struct Outbox {
-    pub(super) job: u64,
-    pub(super) rank: usize,
-    pub(super) handoff: Handoff<ToLoop>,
-    pub(super) inbox: SyncSender<Inbound>,
+    job: u64,
+    rank: usize,
+    handoff: Handoff<ToLoop>,
+    inbox: SyncSender<Inbound>,
     /// Records and words sent to each rank.
-    pub(super) sent: Vec<(AtomicU64, AtomicU64)>,
+    sent: Vec<(AtomicU64, AtomicU64)>,
+    /// Set when the job ends; sending then stops.
     pub(super) cancel: Arc<AtomicBool>,
 }
 
@@ -36,8 +37,20 @@ thread_local! {
 }
 
 impl Outbox {
+    /// An outbox for `rank` of `workers` in job `job`; `inbox` is this
+    /// worker's own merger.
+    pub(super) fn new(
+        (job, rank, workers): (u64, usize, usize),
+        handoff: Handoff<ToLoop>,
+        inbox: SyncSender<Inbound>,
+        cancel: Arc<AtomicBool>,
+    ) -> Outbox {
+        let sent = (0..workers).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
+        Outbox { job, rank, handoff, inbox, sent, cancel }
+    }
+
     fn cancelled() -> Error {
-        Error::Usage("the job was cancelled".into())
+        Error::Cancelled
     }
 
     /// Ends the stream on every link: end-of-stream frames with what was

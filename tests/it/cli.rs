@@ -117,10 +117,10 @@ fn master_takes_a_hosts_file() {
     ok(dir.cmd(&["master", "-q", "--hosts", "hosts", "in.txt"]));
     assert_eq!(dir.read("resultats.txt"), b"x 2\ny 1\n");
     dir.write("empty-hosts", "# nobody\n");
-    let stderr = fails(dir.cmd(&["master", "--hosts", "empty-hosts", "in.txt"]), 1);
+    let stderr = fails(dir.cmd(&["master", "--hosts", "empty-hosts", "in.txt"]), 2);
     assert!(stderr.contains("no worker"), "{stderr}");
     let twice = format!("{0},{0}", workers[0].addr);
-    let stderr = fails(dir.cmd(&["master", "--workers", &twice, "in.txt"]), 1);
+    let stderr = fails(dir.cmd(&["master", "--workers", &twice, "in.txt"]), 2);
     assert!(stderr.contains("twice"), "{stderr}");
 }
 
@@ -162,10 +162,18 @@ fn metrics_json_has_every_phase_and_node() {
     let phases = m["phases"].as_array().unwrap();
     let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
     assert_eq!(names, ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output"]);
+    // The phases follow one another on the master's clock, each inside the
+    // job, and each node's figures cover every worker.
+    let mut previous_end = 0.0;
     for p in phases {
         assert_eq!(p["nodes"].as_array().unwrap().len(), 3);
-        assert!(p["wall_s"].as_f64().unwrap() >= 0.0);
+        let (start, end, wall) =
+            (p["start_s"].as_f64().unwrap(), p["end_s"].as_f64().unwrap(), p["wall_s"].as_f64().unwrap());
+        assert!(start >= previous_end && end >= start, "phase {} runs from {start} to {end}", p["phase"]);
+        assert!((wall - (end - start)).abs() < 1e-9, "wall_s is end_s - start_s");
+        previous_end = end;
     }
+    assert!(previous_end <= m["wall_s"].as_f64().unwrap(), "the phases end before the job does");
     let shuffle1 = &phases[1]["nodes"];
     let sent: u64 = shuffle1.as_array().unwrap().iter().map(|n| n["words_sent"].as_u64().unwrap()).sum();
     assert_eq!(sent, 820_736);

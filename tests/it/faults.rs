@@ -52,11 +52,11 @@ fn a_busy_worker_refuses_a_second_master_then_serves_it() {
     use std::io::{Read, Write};
     let workers = [Worker::start()];
     let mut first = std::net::TcpStream::connect(&workers[0].addr).unwrap();
-    let hello = [b'W', b'F', b'Q', 1, 0, 255, 255, 255, 255, 1, 0, 0, 0, 0, 0, 0, 0];
+    let hello = [b'W', b'F', b'Q', wordfreq::wire::hello::VERSION, 0, 255, 255, 255, 255, 1, 0, 0, 0, 0, 0, 0, 0];
     first.write_all(&hello).unwrap();
     let mut reply = [0u8; 17];
     first.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply[..4], b"WFQ\x01");
+    assert_eq!(&reply[..4], &[b'W', b'F', b'Q', wordfreq::wire::hello::VERSION]);
 
     let dir = Dir::new();
     dir.write("in.txt", "a");

@@ -8,8 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use crate::util::{Dir, Worker, fails, ok};
+use wordfreq::wire::hello::VERSION;
 
-const MASTER_HELLO: [u8; 17] = [b'W', b'F', b'Q', 1, 0, 255, 255, 255, 255, 7, 0, 0, 0, 0, 0, 0, 0];
+const MASTER_HELLO: [u8; 17] = [b'W', b'F', b'Q', VERSION, 0, 255, 255, 255, 255, 7, 0, 0, 0, 0, 0, 0, 0];
 
 fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = (payload.len() as u32).to_le_bytes().to_vec();
@@ -48,7 +49,7 @@ fn after_hello(worker: &Worker, bytes: &[u8], end: bool) -> Vec<u8> {
     stream.write_all(&MASTER_HELLO).unwrap();
     let mut hello = [0u8; 17];
     stream.read_exact(&mut hello).unwrap();
-    assert_eq!(&hello[..5], b"WFQ\x01\x01", "the worker answers as a peer");
+    assert_eq!(&hello[..5], &[b'W', b'F', b'Q', VERSION, 1], "the worker answers as a peer");
     exchange_on(stream, bytes, end)
 }
 
@@ -77,7 +78,7 @@ fn strangers_are_closed_and_the_worker_stays_up() {
     let mut worker = Worker::start();
     assert!(exchange(&worker, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_empty());
     assert!(exchange(&worker, b"WFQ\x63 wrong version").is_empty());
-    assert!(exchange(&worker, b"WFQ\x01\x09 bad role......").is_empty());
+    assert!(exchange(&worker, &[b"WFQ", &[VERSION, 9][..], b" bad role......"].concat()).is_empty());
     assert!(exchange(&worker, b"WF").is_empty(), "a cut hello is dropped");
     assert_serves(&mut worker);
     assert!(worker.log().contains("bad magic"), "the reason is logged:\n{}", worker.log());

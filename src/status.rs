@@ -1,0 +1,124 @@
+//! `wordfreq status`: asks each worker how it is, over the same protocol a
+//! master speaks (a hello with the `Status` role; the worker answers with a
+//! hello and one `Status` frame, then closes). It takes no part in jobs and
+//! never disturbs one: a busy worker answers as readily as an idle one.
+//! Blocking sockets with time limits: one short exchange per worker.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::wire::frame::{self, HEADER_LEN};
+use crate::wire::hello::{HELLO_LEN, NO_RANK};
+use crate::wire::message::{self, ArchivedStatus, Status};
+use crate::wire::{Hello, Kind, ProtocolError, Role};
+
+/// How long one attempt may take to connect, and then to be answered.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause between attempts while `--wait` keeps trying.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// A status frame is small; anything larger is not one.
+const MAX_STATUS_FRAME: usize = 4096;
+
+/// What one worker answered, or why it did not.
+pub type Answer = Result<Status, String>;
+
+/// Asks the worker at `addr`. With a nonzero `wait`, a worker that is not
+/// listening yet (connection refused, or a name that does not resolve yet)
+/// is asked again until it answers or `wait` has passed.
+pub fn query(addr: &str, wait: Duration) -> Answer {
+    let deadline = Instant::now() + wait;
+    loop {
+        match resolve(addr).and_then(|a| ask(a).map_err(Failure::from)) {
+            Ok(status) => return Ok(status),
+            Err(Failure::NotYet(why)) if Instant::now() + RETRY_PAUSE < deadline => {
+                tracing::debug!("{addr}: {why}; trying again");
+                std::thread::sleep(RETRY_PAUSE);
+            }
+            Err(Failure::NotYet(why) | Failure::Final(why)) => return Err(why),
+        }
+    }
+}
+
+/// One line for `answer` from `addr`, as `wordfreq status` prints it.
+pub fn line(addr: &str, answer: &Answer) -> String {
+    match answer {
+        Ok(s) => format!(
+            "{addr}  reachable  version {}  threads {}  {}  jobs {}  uptime {}s",
+            s.version,
+            s.threads,
+            if s.busy { "busy" } else { "idle" },
+            s.jobs_served,
+            s.uptime_s
+        ),
+        Err(why) => format!("{addr}  unreachable  {why}"),
+    }
+}
+
+/// Why an attempt failed: worth another try, or not.
+enum Failure {
+    NotYet(String),
+    Final(String),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Failure::NotYet(e.to_string()),
+            _ => Failure::Final(e.to_string()),
+        }
+    }
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
+    let mut resolved = addr.to_socket_addrs().map_err(|e| Failure::NotYet(format!("cannot resolve: {e}")))?;
+    resolved.next().ok_or_else(|| Failure::Final("the address resolves to nothing".into()))
+}
+
+fn ask(addr: SocketAddr) -> std::io::Result<Status> {
+    let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+    stream.write_all(&Hello { role: Role::Status, rank: NO_RANK, job_id: 0 }.encode())?;
+    let mut hello = [0u8; HELLO_LEN];
+    read_exact(&mut stream, &mut hello)?;
+    Hello::decode(&hello).map_err(protocol)?;
+    let mut buf = vec![0u8; HEADER_LEN];
+    read_exact(&mut stream, &mut buf)?;
+    frame::parse(&buf).map_err(protocol)?; // checks the header
+    let len = frame::frame_len(&buf).unwrap_or(HEADER_LEN);
+    if len > MAX_STATUS_FRAME {
+        return Err(protocol(ProtocolError::Unexpected(Kind::Status)));
+    }
+    buf.resize(len, 0);
+    read_exact(&mut stream, &mut buf[HEADER_LEN..])?;
+    let (frame, _) = frame::parse(&buf).map_err(protocol)?.ok_or_else(|| protocol(ProtocolError::Truncated))?;
+    if frame.kind == Kind::Abort {
+        let abort = message::access::<message::ArchivedAbort>(frame.kind, &frame.payload).map_err(protocol)?;
+        return Err(std::io::Error::other(format!("the worker refused: {}", abort.reason.as_str())));
+    }
+    if frame.kind != Kind::Status {
+        return Err(protocol(ProtocolError::Unexpected(frame.kind)));
+    }
+    let s = message::access::<ArchivedStatus>(frame.kind, &frame.payload).map_err(protocol)?;
+    Ok(Status {
+        version: s.version.as_str().to_string(),
+        threads: s.threads.to_native(),
+        busy: s.busy,
+        jobs_served: s.jobs_served.to_native(),
+        uptime_s: s.uptime_s.to_native(),
+    })
+}
+
+/// Reads exactly `buf.len()` bytes; an early end is a protocol error.
+fn read_exact(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
+    stream.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => protocol(ProtocolError::Truncated),
+        _ => e,
+    })
+}
+
+fn protocol(error: ProtocolError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+}

@@ -1,0 +1,96 @@
+//! The receiving side of one shuffle on a worker: the merger thread that
+//! absorbs every batch addressed here (`phase::shuffle::merge`), and the
+//! backlog in front of it. When the merger's bounded inbox is full, frames
+//! wait in the backlog and reads from peers pause; they resume once the
+//! backlog has drained. The event loop never blocks on the merger.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+
+use super::node::{Computed, MERGER_BOUND, Node, ToLoop};
+use crate::net::{Reactor, Token};
+use crate::phase::Phase;
+use crate::phase::shuffle::{self, Absorb, Inbound, Received};
+
+/// The receiving side of one shuffle.
+pub(super) struct Inbox {
+    sender: SyncSender<Inbound>,
+    /// Frames waiting for room in the merger's inbox; peer reads are paused
+    /// while this is not empty.
+    backlog: VecDeque<Inbound>,
+    /// The merger's result, once it has everything.
+    pub(super) result: Option<Computed>,
+}
+
+impl Inbox {
+    /// Starts the merger of `phase` for `rank` of `workers`: it waits for
+    /// batches before any peer may send them, and hands `wrap(received)` (or
+    /// its error) to the loop when every sender has ended its stream.
+    pub(super) fn open<T: Absorb + 'static>(
+        node: &Node,
+        job: u64,
+        phase: Phase,
+        (rank, workers): (usize, usize),
+        table: T,
+        wrap: fn(Received<T>) -> Computed,
+    ) -> Inbox {
+        let (sender, rx) = sync_channel(MERGER_BOUND);
+        let handoff = node.handoff.clone();
+        std::thread::Builder::new()
+            .name(format!("wordfreq-merge-{}", phase.name()))
+            .spawn(move || {
+                let woken = handoff.clone();
+                let msg = match shuffle::merge(phase, rank, workers, table, rx, || woken.wake()) {
+                    Ok(received) => ToLoop::Computed { job, result: wrap(received) },
+                    Err(error) => ToLoop::Failed { job, error },
+                };
+                let _ = handoff.send(msg);
+            })
+            .map(drop)
+            .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
+        Inbox { sender, backlog: VecDeque::new(), result: None }
+    }
+
+    /// The way in for this worker's own batches (the outbox sends there).
+    pub(super) fn sender(&self) -> SyncSender<Inbound> {
+        self.sender.clone()
+    }
+
+    /// Takes a frame from a peer: into the merger if it has room, otherwise
+    /// into the backlog, pausing reads from `peers` until it drains.
+    pub(super) fn offer(&mut self, item: Inbound, reactor: &mut Reactor, peers: impl Iterator<Item = Token>) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(item);
+            return;
+        }
+        match self.sender.try_send(item) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(item)) => {
+                self.backlog.push_back(item);
+                for token in peers {
+                    reactor.set_paused(token, true);
+                }
+            }
+        }
+    }
+
+    /// Moves backlog frames into the merger as room appears, and resumes
+    /// reading from `peers` once the backlog is empty.
+    pub(super) fn feed(&mut self, reactor: &mut Reactor, peers: impl Iterator<Item = Token>) {
+        if self.backlog.is_empty() {
+            return;
+        }
+        while let Some(item) = self.backlog.pop_front() {
+            match self.sender.try_send(item) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(item)) => {
+                    self.backlog.push_front(item);
+                    return;
+                }
+            }
+        }
+        for token in peers {
+            reactor.set_paused(token, false);
+        }
+    }
+}
