@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --copies) copies=$2; shift 2 ;;
     --input) input=$2; given=" --input $2"; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -4,6 +4,7 @@
 #   start_worker LISTEN [PREFIX] start `[PREFIX] wordfreq worker --listen LISTEN
 #                                --threads 1 -q`, wait for its `listening on`
 #                                line; set $worker_addr and $worker_pid
+#   usage SCRIPT                 print SCRIPT's header comment (its --help)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -17,6 +18,20 @@ start_worker() {
   shift
   exec {fd}< <(exec "$@" "$wf" worker --listen "$listen" --threads 1 -q)
   worker_pid=$!
-  read -r line <&"$fd"
+  if ! read -r line <&"$fd" || [[ $line != "listening on "* ]]; then
+    echo "${0##*/}: the worker did not start (it printed: ${line:-nothing})" >&2
+    return 1
+  fi
   worker_addr=${line#listening on }
+}
+
+usage() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      '#!'*) ;;
+      '#'*) line=${line#\#}; printf '%s\n' "${line# }" ;;
+      *) break ;;
+    esac
+  done <"$1"
 }

@@ -1,6 +1,7 @@
 //! Inputs: resolving the paths a user gave into files, cutting those files
 //! into byte-range splits balanced across workers, and memory-mapping a file
-//! for reading (the crate's only `unsafe`).
+//! for reading (one of the crate's two `unsafe` blocks; the other is in
+//! `run`, between fork and exec).
 //!
 //! A split owns every word that starts inside it (see `tokenize`), so splits
 //! may be cut at any byte.

@@ -9,15 +9,16 @@
 //! | phase | file |
 //! |---|---|
 //! | 1 init: splits and job specs, the mesh | [`phase::init`], [`net::mesh`] |
-//! | 2 shuffle 1: tokenize, combine, route by hash | [`phase::shuffle1`], [`phase::shuffle`] |
-//! | 3 local grouping: merge, report histograms | [`phase::local_count`], [`histogram`] |
+//! | 2 shuffle 1: tokenize, combine, route by hash; the receiver's merger groups | [`phase::shuffle1`], [`phase::shuffle`] |
+//! | 3 local grouping: report histograms of the grouped table | [`phase::local_count`], [`histogram`] |
 //! | 4 balanced redistribution: choose range cuts | [`phase::redistribute`] |
 //! | 5 shuffle 2: route by range | [`phase::shuffle2`], [`phase::shuffle`] |
 //! | 6 sort and output | [`phase::sort_output`], [`entries`], [`output`] |
 //!
 //! The drivers put phases together: [`master`] (one job over remote
 //! workers), [`worker`] (the daemon), [`run`] (local workers plus a master)
-//! and [`count`] (one process, no network). The wire protocol is in [`wire`]
+//! and [`count`] (one process, no network); [`status`] asks workers how
+//! they are. The wire protocol is in [`wire`]
 //! (hello, frames, rkyv messages); every socket is in [`net`] (one mio event
 //! loop per node). Words are made by [`tokenize`] from memory-mapped
 //! [`input`], counted in [`counts`], ordered by [`order`]; [`metrics`] and

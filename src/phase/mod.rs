@@ -5,8 +5,8 @@
 //! | phase | worker side | master side |
 //! |---|---|---|
 //! | 1 `init` | map inputs, build the mesh | assign splits, send job specs |
-//! | 2 `shuffle1` | tokenize, combine, send words to their hash owner | conservation check |
-//! | 3 `local_count` | merge received words, report a histogram | merge histograms |
+//! | 2 `shuffle1` | tokenize, combine, send words to their hash owner; merge what arrives | conservation check |
+//! | 3 `local_count` | report the merged table's histogram | merge histograms |
 //! | 4 `redistribute` | sample words on request, count shares | choose range boundaries |
 //! | 5 `shuffle2` | send every word to the owner of its range | conservation check |
 //! | 6 `sort_output` | sort the range, stream its lines | write the output in rank order |

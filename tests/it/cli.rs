@@ -130,6 +130,7 @@ fn a_port_in_use_is_a_clear_error() {
     let dir = Dir::new();
     let stderr = fails(dir.cmd(&["worker", "--listen", &worker.addr]), 1);
     assert!(stderr.contains("cannot listen on") && stderr.contains(&worker.addr), "{stderr}");
+    assert!(stderr.contains("gave up after 6 attempts"), "{stderr}");
     let stderr = fails(dir.cmd(&["worker", "--listen", "not an address"]), 1);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }

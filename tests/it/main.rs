@@ -11,4 +11,5 @@ mod faults;
 mod oracle;
 mod properties;
 mod protocol;
+mod status;
 mod util;
