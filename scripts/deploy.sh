@@ -285,7 +285,7 @@ if [ -f "$dir/secret.new" ]; then
 fi
 said=$(stop_worker) || result "previous worker $said"
 mv -f "$bin.new" "$bin" || result "cannot rename $bin.new to $bin"
-set -- "$bin" worker --listen "0.0.0.0:$port"
+set -- "$bin" worker --listen "0.0.0.0:$port" -v
 [ -z "$threads" ] || set -- "$@" --threads "$threads"
 [ -z "$secret" ] || set -- "$@" --secret-file "$secret"
 # The wrapper writes its own PID and then execs the worker, so the PID file

@@ -23,6 +23,8 @@ pub struct JobConfig {
     pub threads: Option<usize>,
     /// Show the live progress line (when stderr is a terminal).
     pub progress: bool,
+    /// The master sends the input bytes to the workers (`--ship`).
+    pub ship: bool,
 }
 
 /// Parses a byte size: a number with an optional `K`, `M` or `G` suffix

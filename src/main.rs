@@ -2,6 +2,7 @@
 //! calls a driver, prints the metrics table or the one error line, and picks
 //! the exit code (0 success, 1 failure, 2 bad arguments).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,7 +53,8 @@ enum Command {
     /// Run a job on workers already listening elsewhere.
     ///
     /// Input paths must be readable at the same path on every worker (a shared
-    /// filesystem in a lab; trivially true on one machine).
+    /// filesystem in a lab; trivially true on one machine), unless --ship
+    /// sends the bytes.
     Master {
         /// Worker addresses in rank order, comma separated (HOST:PORT,...).
         #[arg(long, value_name = "ADDR,...", value_delimiter = ',', required_unless_present = "hosts")]
@@ -60,6 +62,12 @@ enum Command {
         /// A file with one worker address per line (# starts a comment).
         #[arg(long, value_name = "FILE", conflicts_with = "workers")]
         hosts: Option<PathBuf>,
+        /// Send each worker the input bytes it needs over its link, for
+        /// workers that cannot read the inputs at the same path (no shared
+        /// filesystem). Workers spool them in a temporary file that is
+        /// removed when the job ends.
+        #[arg(long)]
+        ship: bool,
         #[command(flatten)]
         job: JobArgs,
     },
@@ -141,8 +149,11 @@ impl LogArgs {
             _ => "trace",
         };
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("wordfreq={level}")));
+        // Colour only on a terminal, and never when NO_COLOR is set.
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(colour)
             .with_writer(std::io::stderr)
             .with_target(false)
             .try_init();
@@ -168,6 +179,7 @@ impl JobArgs {
             split_size: self.split_size,
             threads,
             progress: !self.log.quiet,
+            ship: false,
         }
     }
 
@@ -224,10 +236,10 @@ fn execute(command: Command) -> Result<()> {
             let metrics = run::run_local(workers, threads, &job.config(Some(threads)), &job.log.flags())?;
             job.report(&metrics)
         }
-        Command::Master { workers, hosts, job } => {
+        Command::Master { workers, hosts, ship, job } => {
             job.log.init();
             let workers = worker_list(workers, hosts)?;
-            let metrics = master::run_job(&workers, &job.config(None), "master")?;
+            let metrics = master::run_job(&workers, &JobConfig { ship, ..job.config(None) }, "master")?;
             job.report(&metrics)
         }
         Command::Status { workers, hosts, wait, log } => {

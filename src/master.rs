@@ -17,6 +17,7 @@ use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::net::{Closed, NetEvent, Reactor, Token};
 use crate::output::Output;
 use crate::phase::redistribute::{self, Plan, SampleSet};
+use crate::phase::ship::Shipper;
 use crate::phase::{Phase, init, local_count, shuffle1, shuffle2, sort_output};
 use crate::progress::Progress;
 use crate::wire::hello::NO_RANK;
@@ -32,6 +33,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// of a large corpus on a slow shared filesystem is part of init, so it is
 /// generous.
 const INIT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Bytes of shipped input queued on a link before the master reads more.
+const SHIP_QUEUE: usize = 4 << 20;
 /// How long closing links may take after the output is committed.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -64,6 +67,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         phases: Vec::new(),
         phase_start: (0.0, (0, 0)),
         closing: false,
+        shipper: None,
     };
     let result = master.run(workers, &files, job);
     master.progress.finish();
@@ -129,6 +133,8 @@ struct Master {
     phase_start: (f64, (u64, u64)),
     /// The job is complete and links are closing: EOFs are expected.
     closing: bool,
+    /// With `--ship`, the input bytes still to send.
+    shipper: Option<Shipper>,
 }
 
 impl Master {
@@ -138,9 +144,15 @@ impl Master {
         self.start(Phase::Init);
         self.connect(workers)?;
         let plan = input::assign(files, workers.len(), job.split_size);
-        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer);
+        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer, job.ship);
         for (rank, spec) in specs.iter().enumerate() {
             self.send(rank, Kind::JobSpec, spec)?;
+        }
+        if job.ship {
+            // Shipping takes as long as the bytes take: no deadline while
+            // they flow, the usual one after.
+            self.shipper = Some(Shipper::new(files, &plan));
+            self.wait(None, |m| m.shipper.as_ref().is_none_or(Shipper::is_done))?;
         }
         self.barrier(Some(INIT_TIMEOUT))?;
 
@@ -242,6 +254,27 @@ impl Master {
         Ok(())
     }
 
+    /// With `--ship`: tops up each worker's link with input chunks while
+    /// its queue has room (so memory stays bounded by the queues).
+    fn ship_more(&mut self) -> Result<()> {
+        let Some(shipper) = self.shipper.as_mut() else {
+            return Ok(());
+        };
+        for link in &self.links {
+            let rank = self.by_token.get(&link.token).copied();
+            let Some(rank) = rank else { continue };
+            while self.reactor.queued(link.token) < SHIP_QUEUE {
+                let Some(frame) = shipper.next_frame(rank)? else { break };
+                self.reactor.send(link.token, frame);
+            }
+        }
+        if shipper.is_done() {
+            tracing::debug!("shipped {} bytes of input", shipper.bytes_sent());
+            self.shipper = None;
+        }
+        Ok(())
+    }
+
     fn begin_all(&mut self, phase: Phase) -> Result<()> {
         let begin = message::Begin { phase: phase.code() };
         for rank in 0..self.links.len() {
@@ -297,7 +330,11 @@ impl Master {
     /// Runs the loop until `done` holds or `deadline` passes; the caller
     /// says what a timeout means.
     fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<Waited> {
-        while !done(self) {
+        loop {
+            self.ship_more()?;
+            if done(self) {
+                break;
+            }
             let timeout = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());

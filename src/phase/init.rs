@@ -1,8 +1,10 @@
 //! Phase 1, init. The master cuts the inputs into splits, balances them
 //! across workers by bytes and sends each worker a job spec: job id,
 //! tokenizer, the peer list (rank → address) and its splits. A worker checks
-//! the spec and the files its splits touch, and then builds the mesh (see
-//! `net::mesh`); the phase ends when every worker is linked to every other.
+//! the spec and the files its splits touch (or, with `--ship`, spools the
+//! bytes the master sends: see `ship`), and then builds the mesh (see
+//! `net::mesh`); the phase ends when every worker is linked to every other
+//! and has its inputs.
 
 use std::ffi::OsStr;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -12,6 +14,7 @@ use std::path::PathBuf;
 use crate::counts::hash_fingerprint;
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
+use crate::phase::ship::Spool;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
 
@@ -23,6 +26,7 @@ pub fn job_specs(
     plan: &[Vec<Split>],
     peers: &[String],
     tokenizer: Tokenizer,
+    ship: bool,
 ) -> Vec<JobSpec> {
     plan.iter()
         .enumerate()
@@ -48,6 +52,7 @@ pub fn job_specs(
                 hash_fingerprint: hash_fingerprint(),
                 files: own,
                 splits,
+                ship,
             }
         })
         .collect()
@@ -64,6 +69,8 @@ pub struct Setup {
     pub files: Vec<InputFile>,
     /// This worker's splits, indexing `files`.
     pub splits: Vec<Split>,
+    /// With `--ship`: where the shipped bytes go (and `files` point).
+    pub spool: Option<Spool>,
 }
 
 /// Worker side: checks a spec and the files its splits touch.
@@ -109,7 +116,9 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
                     path: PathBuf::from(OsStr::from_bytes(file.path.as_slice())),
                     len: file.len.to_native(),
                 };
-                input::check(&file)?;
+                if !spec.ship {
+                    input::check(&file).map_err(hint_ship)?;
+                }
                 files.push(file);
                 local[index] = Some(files.len() - 1);
                 files.len() - 1
@@ -117,7 +126,25 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         };
         splits.push(Split { file: mapped as u32, start, end });
     }
-    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits })
+    let spool = if spec.ship {
+        let (spool, spooled) = Spool::create(&files.iter().map(|f| f.len).collect::<Vec<_>>())?;
+        files = spooled;
+        Some(spool)
+    } else {
+        None
+    };
+    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits, spool })
+}
+
+/// An input this worker cannot open may exist only on the master's machine.
+fn hint_ship(error: Error) -> Error {
+    match error {
+        Error::Input { path, reason } => Error::Input {
+            path,
+            reason: format!("{reason} (without a filesystem shared with the master, run the master with --ship)"),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +157,7 @@ mod tests {
             (0..6).map(|i| InputFile { path: format!("/data/f{i}").into(), len: 10 * (i + 1) }).collect();
         let plan = input::assign(&files, 3, 7);
         let peers: Vec<String> = (0..3).map(|r| format!("127.0.0.1:{}", 7000 + r)).collect();
-        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace);
+        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace, false);
         for (spec, splits) in specs.iter().zip(&plan) {
             assert!(spec.files.len() < files.len());
             assert_eq!(spec.splits.len(), splits.len());

@@ -4,7 +4,7 @@
 //!
 //! | phase | worker side | master side |
 //! |---|---|---|
-//! | 1 `init` | map inputs, build the mesh | assign splits, send job specs |
+//! | 1 `init` | check inputs (or spool shipped ones), build the mesh | assign splits, send job specs (and with `--ship`, the bytes) |
 //! | 2 `shuffle1` | tokenize, combine, send words to their hash owner; merge what arrives | conservation check |
 //! | 3 `local_count` | report the merged table's histogram | merge histograms |
 //! | 4 `redistribute` | sample words on request, count shares | choose range boundaries |
@@ -17,6 +17,7 @@
 pub mod init;
 pub mod local_count;
 pub mod redistribute;
+pub mod ship;
 pub mod shuffle;
 pub mod shuffle1;
 pub mod shuffle2;

@@ -7,6 +7,7 @@
 //! | kind | from → to | when |
 //! |---|---|---|
 //! | `JobSpec` | master → worker | phase 1: rank, peers, tokenizer, splits |
+//! | `ShipChunk` / `ShipEnd` | master → worker | phase 1 with `--ship`: the input bytes a worker needs |
 //! | `Begin` | master → worker | starts phases 2, 3, 5, 6 |
 //! | `Progress` | worker → master | bytes tokenized so far (phase 2) |
 //! | `WordBatch` | worker → worker | phases 2 and 5: (word, count) records |
@@ -72,6 +73,8 @@ kinds! {
     Finish = 14,
     /// A worker's answer to a `status` connection.
     Status = 15,
+    ShipChunk = 16,
+    ShipEnd = 17,
 }
 
 /// A message that can be archived: every message type, without spelling out
@@ -110,6 +113,24 @@ pub struct JobSpec {
     pub files: Vec<FileSpec>,
     /// This worker's splits.
     pub splits: Vec<SplitSpec>,
+    /// The master ships the bytes (`ShipChunk`, then `ShipEnd`): the worker
+    /// does not open `files` by path.
+    pub ship: bool,
+}
+
+/// Phase 1 with `--ship`: bytes of `files[file]` of the job spec, at `offset`.
+#[derive(Archive, Serialize, Debug)]
+pub struct ShipChunk {
+    pub file: u32,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Phase 1 with `--ship`: everything is sent; what was sent, to check.
+#[derive(Archive, Serialize, Debug)]
+pub struct ShipEnd {
+    pub chunks: u64,
+    pub bytes: u64,
 }
 
 /// Starts a phase on a worker.

@@ -24,6 +24,7 @@ use crate::net::mesh::Mesh;
 use crate::net::{Closed, Reactor, Token};
 use crate::order::Cut;
 use crate::phase::init::Setup;
+use crate::phase::ship::Spool;
 use crate::phase::shuffle::{Absorb, Inbound, Received};
 use crate::phase::{Phase, local_count, redistribute, shuffle1, shuffle2, sort_output};
 use crate::tokenize::Tokenizer;
@@ -68,6 +69,8 @@ pub(super) struct Job {
     peers_done: bool,
     /// This worker's part failed and the master was told; waiting for its Abort.
     pub(super) failed: bool,
+    /// With `--ship`: the shipped inputs, deleted when the job is dropped.
+    spool: Option<Spool>,
 }
 
 /// A protocol error blamed on the master.
@@ -110,6 +113,7 @@ impl Job {
             pulled: false,
             peers_done: false,
             failed: false,
+            spool: setup.spool,
         };
         job.traffic_mark = job.traffic(&node.reactor);
         for rank in job.mesh.dials() {
@@ -135,7 +139,7 @@ impl Job {
         }
         self.mesh.link(rank, token);
         node.send_hello(token, self.rank as u32, self.id);
-        self.mesh_ready(node)
+        self.finish_init(node)
     }
 
     /// Whether `token` is a link this job dialed and still waits on.
@@ -155,13 +159,28 @@ impl Job {
             });
         }
         self.mesh.link(rank, token);
-        self.mesh_ready(node)
+        self.finish_init(node)
     }
 
-    /// Ends init once every peer is linked: shuffle 1's merger starts
-    /// listening, then the master hears that this worker is ready.
-    pub(super) fn mesh_ready(&mut self, node: &mut Node) -> Result<()> {
-        if self.init_reported || !self.mesh.is_complete() {
+    /// With `--ship`, a chunk of input bytes or the end of them.
+    fn shipped(&mut self, node: &mut Node, frame: &Frame) -> Result<()> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Err(from_master(ProtocolError::Unexpected(frame.kind)));
+        };
+        if frame.kind == Kind::ShipChunk {
+            spool.write(message::access::<message::ArchivedShipChunk>(frame.kind, &frame.payload).map_err(from_master)?)
+        } else {
+            spool.end(message::access::<message::ArchivedShipEnd>(frame.kind, &frame.payload).map_err(from_master)?)?;
+            self.finish_init(node)
+        }
+    }
+
+    /// Ends init once every peer is linked (and, with `--ship`, every input
+    /// byte has arrived): shuffle 1's merger starts listening, then the
+    /// master hears that this worker is ready.
+    pub(super) fn finish_init(&mut self, node: &mut Node) -> Result<()> {
+        let inputs_ready = self.spool.as_ref().is_none_or(Spool::is_complete);
+        if self.init_reported || !self.mesh.is_complete() || !inputs_ready {
             return Ok(());
         }
         self.init_reported = true;
@@ -396,6 +415,7 @@ impl Job {
                 let cuts = msg.cuts.iter().map(|c| Cut { count: c.count.to_native(), word: c.word.to_vec() }).collect();
                 self.boundaries(node, cuts)
             }
+            Kind::ShipChunk | Kind::ShipEnd => self.shipped(node, &frame),
             Kind::Pull => {
                 message::access::<message::ArchivedPull>(kind, &frame.payload).map_err(from_master)?;
                 self.pulled = true;

@@ -305,7 +305,7 @@ impl Worker {
                 self.node.reactor.close(token);
             }
         }
-        job.mesh_ready(&mut self.node)
+        job.finish_init(&mut self.node)
     }
 
     fn on_closed(&mut self, token: Token, why: Closed) {

@@ -11,5 +11,6 @@ mod faults;
 mod oracle;
 mod properties;
 mod protocol;
+mod ship;
 mod status;
 mod util;

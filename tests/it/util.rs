@@ -110,9 +110,15 @@ impl Worker {
     /// Starts a worker with extra environment variables; it logs at info
     /// level, kept for failure messages.
     pub fn start_with(env: &[(&str, &str)]) -> Worker {
-        let mut child = Command::new(BIN)
-            .args(["worker", "--listen", "127.0.0.1:0", "--threads", "2", "-v"])
-            .envs(env.iter().copied())
+        let mut cmd = Command::new(BIN);
+        cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "2", "-v"]).envs(env.iter().copied());
+        Worker::spawn(cmd)
+    }
+
+    /// Starts `cmd`, a command that runs a worker (perhaps through a
+    /// wrapper), and waits for its `listening on` line.
+    pub fn spawn(mut cmd: Command) -> Worker {
+        let mut child = cmd
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

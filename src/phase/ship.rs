@@ -1,0 +1,305 @@
+//! Phase 1's optional part, `master --ship`: the master sends each worker
+//! the input bytes its splits need, for labs where workers cannot open the
+//! master's paths (no shared filesystem).
+//!
+//! A worker's splits are one contiguous run of bytes per file, so it gets
+//! one range per file: from 8 bytes before its first split (a tokenizer
+//! looks back at the char before a split to see whether a word runs into it)
+//! to the end of its last split, then on to the first ASCII whitespace byte
+//! (inclusive) or the end of the file, since a split's last word is read
+//! past its end. Whitespace ends a word under every tokenizer, so these are
+//! all the bytes any tokenizer reads.
+//!
+//! The master reads the files in bounded chunks as the link drains
+//! (`Shipper`); the worker writes them at their offsets into a sparse spool
+//! file of the original length (`Spool`), maps that instead of the original,
+//! and deletes the spool when the job ends, however it ends. The words, and
+//! so the result, are the same as reading the original files.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::input::{InputFile, Split};
+use crate::tokenize::is_space;
+use crate::wire::Kind;
+use crate::wire::message::{self, ArchivedShipChunk, ArchivedShipEnd, ShipChunk, ShipEnd};
+
+/// Bytes of file data in one chunk.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes shipped before a worker's first split.
+const LOOK_BEHIND: u64 = 8;
+/// How much is read at a time while looking for the end of a split's last word.
+const TAIL_STEP: usize = 64 << 10;
+
+/// One file range still to send to a worker.
+#[derive(Debug)]
+struct Pending {
+    /// The file's index in the worker's job spec.
+    local: u32,
+    path: PathBuf,
+    len: u64,
+    /// Next byte to send.
+    pos: u64,
+    /// The end of the last split; past it, bytes are sent up to the first
+    /// whitespace byte.
+    end: u64,
+    handle: Option<File>,
+}
+
+/// Master side: what every worker still needs, read a chunk at a time.
+#[derive(Debug)]
+pub struct Shipper {
+    pending: Vec<VecDeque<Pending>>,
+    /// (chunks, bytes) sent to each worker so far.
+    sent: Vec<(u64, u64)>,
+    /// Whether each worker has been sent its `ShipEnd`.
+    ended: Vec<bool>,
+    buffer: Vec<u8>,
+}
+
+impl Shipper {
+    /// The ranges each worker of `plan` needs, numbered as `init::job_specs`
+    /// numbers a worker's files (in the order its splits reach them).
+    pub fn new(files: &[InputFile], plan: &[Vec<Split>]) -> Shipper {
+        let pending = plan
+            .iter()
+            .map(|splits| {
+                let mut ranges: VecDeque<Pending> = VecDeque::new();
+                let mut last = None; // a worker's splits of one file are consecutive
+                for s in splits {
+                    if last == Some(s.file) {
+                        if let Some(range) = ranges.back_mut() {
+                            range.end = range.end.max(s.end);
+                        }
+                        continue;
+                    }
+                    last = Some(s.file);
+                    let file = &files[s.file as usize];
+                    ranges.push_back(Pending {
+                        local: ranges.len() as u32,
+                        path: file.path.clone(),
+                        len: file.len,
+                        pos: s.start.saturating_sub(LOOK_BEHIND),
+                        end: s.end,
+                        handle: None,
+                    });
+                }
+                ranges
+            })
+            .collect();
+        let workers = plan.len();
+        Shipper { pending, sent: vec![(0, 0); workers], ended: vec![false; workers], buffer: Vec::new() }
+    }
+
+    /// True once every worker has been sent everything and its `ShipEnd`.
+    pub fn is_done(&self) -> bool {
+        self.ended.iter().all(|&e| e)
+    }
+
+    /// The next frame for `rank`: a chunk of its data, then its `ShipEnd`,
+    /// then nothing.
+    pub fn next_frame(&mut self, rank: usize) -> Result<Option<Vec<u8>>> {
+        if self.ended[rank] {
+            return Ok(None);
+        }
+        while let Some(range) = self.pending[rank].front_mut() {
+            let chunk = read_chunk(range, &mut self.buffer)?;
+            if range.pos >= range.len || chunk.finished {
+                self.pending[rank].pop_front();
+            }
+            if chunk.bytes == 0 {
+                continue;
+            }
+            let offset = chunk.offset;
+            let bytes = self.buffer[..chunk.bytes].to_vec();
+            let sent = &mut self.sent[rank];
+            sent.0 += 1;
+            sent.1 += bytes.len() as u64;
+            let msg = ShipChunk { file: chunk.local, offset, bytes };
+            return Ok(Some(message::encode(Kind::ShipChunk, &msg)?));
+        }
+        self.ended[rank] = true;
+        let (chunks, bytes) = self.sent[rank];
+        Ok(Some(message::encode(Kind::ShipEnd, &ShipEnd { chunks, bytes })?))
+    }
+
+    /// Bytes of file data sent to every worker so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.iter().map(|s| s.1).sum()
+    }
+}
+
+/// What one read produced.
+struct Chunk {
+    local: u32,
+    offset: u64,
+    bytes: usize,
+    /// The range is complete (its tail reached whitespace).
+    finished: bool,
+}
+
+/// Reads the next chunk of `range` into `buffer`.
+fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
+    let fail = |reason: String| Error::Input { path: range.path.clone(), reason };
+    if range.handle.is_none() {
+        let handle = File::open(&range.path).map_err(|e| fail(e.to_string()))?;
+        let len = handle.metadata().map_err(|e| fail(e.to_string()))?.len();
+        if len != range.len {
+            return Err(fail(format!("its size changed from {} to {len} bytes during the job", range.len)));
+        }
+        range.handle = Some(handle);
+    }
+    let in_tail = range.pos >= range.end;
+    let want = if in_tail { TAIL_STEP as u64 } else { (range.end - range.pos).min(CHUNK_BYTES as u64) };
+    let want = want.min(range.len - range.pos) as usize;
+    buffer.resize(want, 0);
+    let offset = range.pos;
+    if let Some(handle) = range.handle.as_ref() {
+        handle.read_exact_at(buffer, offset).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    }
+    let mut bytes = want;
+    let mut finished = false;
+    if in_tail && let Some(space) = buffer.iter().position(|&b| is_space(b)) {
+        bytes = space + 1;
+        finished = true;
+    }
+    range.pos += bytes as u64;
+    Ok(Chunk { local: range.local, offset, bytes, finished })
+}
+
+/// Worker side: the shipped bytes, in sparse files of the original lengths
+/// inside a temporary directory that is removed when the spool is dropped.
+#[derive(Debug)]
+pub struct Spool {
+    dir: tempfile::TempDir,
+    files: Vec<(File, u64)>,
+    received: (u64, u64),
+    complete: bool,
+}
+
+impl Spool {
+    /// Creates one empty spool file per input file (`lens`), and returns the
+    /// input files that stand for them.
+    pub fn create(lens: &[u64]) -> Result<(Spool, Vec<InputFile>)> {
+        let dir = tempfile::Builder::new()
+            .prefix("wordfreq-spool-")
+            .tempdir()
+            .map_err(|e| Error::io("cannot create a spool directory for shipped inputs", e))?;
+        let mut files = Vec::with_capacity(lens.len());
+        let mut inputs = Vec::with_capacity(lens.len());
+        for (i, &len) in lens.iter().enumerate() {
+            let path = dir.path().join(format!("input-{i}"));
+            let fail = |e| Error::io(format!("cannot create spool file {}", path.display()), e);
+            let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(fail)?;
+            file.set_len(len).map_err(fail)?;
+            files.push((file, len));
+            inputs.push(InputFile { path, len });
+        }
+        Ok((Spool { dir, files, received: (0, 0), complete: false }, inputs))
+    }
+
+    /// Writes a chunk where it belongs, refusing one that does not fit.
+    pub fn write(&mut self, chunk: &ArchivedShipChunk) -> Result<()> {
+        let index = chunk.file.to_native() as usize;
+        let offset = chunk.offset.to_native();
+        let (file, len) = self
+            .files
+            .get(index)
+            .ok_or_else(|| Error::JobSpec(format!("a shipped chunk names file {index} of {}", self.files.len())))?;
+        let end = offset.checked_add(chunk.bytes.len() as u64);
+        if self.complete || end.is_none_or(|end| end > *len) {
+            return Err(Error::JobSpec(format!(
+                "a shipped chunk at {offset} does not fit file {index} of {len} bytes"
+            )));
+        }
+        file.write_all_at(&chunk.bytes, offset)
+            .map_err(|e| Error::io(format!("cannot write to the spool in {}", self.dir.path().display()), e))?;
+        self.received.0 += 1;
+        self.received.1 += chunk.bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The master has sent everything: the totals must match what arrived.
+    pub fn end(&mut self, end: &ArchivedShipEnd) -> Result<()> {
+        let claimed = (end.chunks.to_native(), end.bytes.to_native());
+        if claimed != self.received {
+            return Err(Error::JobSpec(format!(
+                "the master says it shipped {} chunks ({} bytes) but {} chunks ({} bytes) arrived",
+                claimed.0, claimed.1, self.received.0, self.received.1
+            )));
+        }
+        self.complete = true;
+        Ok(())
+    }
+
+    /// True once every shipped byte is in place.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::frame;
+
+    fn payload(frame_bytes: &[u8]) -> rkyv::util::AlignedVec {
+        let mut v = rkyv::util::AlignedVec::new();
+        v.extend_from_slice(&frame_bytes[frame::HEADER_LEN..]);
+        v
+    }
+
+    #[test]
+    fn each_worker_gets_its_splits_plus_the_edges_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let text = b"alpha beta gamma delta epsilon zeta eta theta";
+        std::fs::write(&path, text).unwrap();
+        let files = [InputFile { path, len: text.len() as u64 }];
+        let plan = crate::input::assign(&files, 2, 5);
+        let mut shipper = Shipper::new(&files, &plan);
+        let lens = [text.len() as u64];
+        for (rank, splits) in plan.iter().enumerate() {
+            let (mut spool, inputs) = Spool::create(&lens).unwrap();
+            while let Some(frame) = shipper.next_frame(rank).unwrap() {
+                let body = payload(&frame);
+                match frame[4] {
+                    k if k == Kind::ShipChunk as u8 => {
+                        spool.write(message::access::<ArchivedShipChunk>(Kind::ShipChunk, &body).unwrap()).unwrap()
+                    }
+                    _ => spool.end(message::access::<ArchivedShipEnd>(Kind::ShipEnd, &body).unwrap()).unwrap(),
+                }
+            }
+            assert!(spool.is_complete());
+            let got = std::fs::read(&inputs[0].path).unwrap();
+            let (lo, hi) = (splits[0].start, splits.last().unwrap().end);
+            // Everything from 8 bytes before the first split to the first
+            // space after the last one arrived; the rest is a hole of zeros.
+            let from = lo.saturating_sub(8) as usize;
+            let to = text[hi as usize..].iter().position(|&b| b == b' ').map_or(text.len(), |p| hi as usize + p + 1);
+            assert_eq!(&got[from..to], &text[from..to]);
+            assert!(got[..from].iter().chain(&got[to..]).all(|&b| b == 0), "rank {rank}: {got:?}");
+        }
+        assert!(shipper.is_done());
+    }
+
+    #[test]
+    fn a_spool_refuses_chunks_that_do_not_fit_and_wrong_totals() {
+        let (mut spool, _) = Spool::create(&[4]).unwrap();
+        let mut write = |file, offset, bytes: &[u8]| {
+            let msg = ShipChunk { file, offset, bytes: bytes.to_vec() };
+            let body = payload(&message::encode(Kind::ShipChunk, &msg).unwrap());
+            spool.write(message::access::<ArchivedShipChunk>(Kind::ShipChunk, &body).unwrap())
+        };
+        assert!(write(1, 0, b"a").is_err());
+        assert!(write(0, 3, b"ab").is_err());
+        assert!(write(0, u64::MAX, b"ab").is_err());
+        write(0, 0, b"abcd").unwrap();
+        let end = payload(&message::encode(Kind::ShipEnd, &ShipEnd { chunks: 2, bytes: 4 }).unwrap());
+        assert!(spool.end(message::access::<ArchivedShipEnd>(Kind::ShipEnd, &end).unwrap()).is_err());
+        assert!(!spool.is_complete());
+    }
+}
