@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::phase::central::Redistribute;
 use crate::tokenize::Tokenizer;
 
 /// The default output file, in the current directory.
@@ -25,6 +26,8 @@ pub struct JobConfig {
     pub progress: bool,
     /// The master sends the input bytes to the workers (`--ship`).
     pub ship: bool,
+    /// Phase 4's plan (`--redistribute`).
+    pub redistribute: Redistribute,
 }
 
 /// Parses a byte size: a number with an optional `K`, `M` or `G` suffix

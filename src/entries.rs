@@ -83,6 +83,11 @@ impl Entries {
         &self.arena[e.start..e.start + e.len]
     }
 
+    /// Entry `i` in the list's current order.
+    pub fn get(&self, i: usize) -> Option<(&[u8], u64)> {
+        self.items.get(i).map(|e| (self.word(e), e.count))
+    }
+
     /// Every (word, count) in the list's current order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
         self.items.iter().map(|e| (self.word(e), e.count))

@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
 use wordfreq::metrics::JobMetrics;
+use wordfreq::phase::central::Redistribute;
 use wordfreq::tokenize::Tokenizer;
 use wordfreq::{Error, Result, count, master, run, status, worker};
 
@@ -40,6 +41,8 @@ enum Command {
         #[arg(short, long, value_name = "N")]
         workers: Option<usize>,
         #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
         job: JobArgs,
     },
     /// Count in this one process, without a network (the single-machine baseline).
@@ -68,6 +71,8 @@ enum Command {
         /// removed when the job ends.
         #[arg(long)]
         ship: bool,
+        #[command(flatten)]
+        plan: PlanArgs,
         #[command(flatten)]
         job: JobArgs,
     },
@@ -129,6 +134,17 @@ struct JobArgs {
     log: LogArgs,
 }
 
+/// Options of the jobs that run on workers (`run`, `master`).
+#[derive(Args, Debug)]
+struct PlanArgs {
+    /// How phase 4 balances the ranges: `histogram` (workers send the
+    /// master frequency histograms; ranges move peer to peer) or `central`
+    /// (the original system's plan: every pair goes through the master,
+    /// which sorts and splits them; same result, kept to measure its cost).
+    #[arg(long, value_enum, value_name = "PLAN", default_value_t = Redistribute::Histogram)]
+    redistribute: Redistribute,
+}
+
 #[derive(Args, Debug)]
 struct LogArgs {
     /// Print nothing but errors.
@@ -180,6 +196,7 @@ impl JobArgs {
             threads,
             progress: !self.log.quiet,
             ship: false,
+            redistribute: Redistribute::Histogram,
         }
     }
 
@@ -228,18 +245,20 @@ fn execute(command: Command) -> Result<()> {
             let metrics = count::run_count(&job.config(Some(threads)), threads)?;
             job.report(&metrics)
         }
-        Command::Run { workers, job } => {
+        Command::Run { workers, plan, job } => {
             job.log.init();
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
-            let metrics = run::run_local(workers, threads, &job.config(Some(threads)), &job.log.flags())?;
+            let config = JobConfig { redistribute: plan.redistribute, ..job.config(Some(threads)) };
+            let metrics = run::run_local(workers, threads, &config, &job.log.flags())?;
             job.report(&metrics)
         }
-        Command::Master { workers, hosts, ship, job } => {
+        Command::Master { workers, hosts, ship, plan, job } => {
             job.log.init();
             let workers = worker_list(workers, hosts)?;
-            let metrics = master::run_job(&workers, &JobConfig { ship, ..job.config(None) }, "master")?;
+            let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
+            let metrics = master::run_job(&workers, &config, "master")?;
             job.report(&metrics)
         }
         Command::Status { workers, hosts, wait, log } => {

@@ -16,6 +16,7 @@ use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::net::{Closed, NetEvent, Reactor, Token};
 use crate::output::Output;
+use crate::phase::central::{self, Gather, Ranges, Redistribute};
 use crate::phase::redistribute::{self, Plan, SampleSet};
 use crate::phase::ship::Shipper;
 use crate::phase::{Phase, init, local_count, shuffle1, shuffle2, sort_output};
@@ -33,8 +34,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// of a large corpus on a slow shared filesystem is part of init, so it is
 /// generous.
 const INIT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Bytes of shipped input queued on a link before the master reads more.
-const SHIP_QUEUE: usize = 4 << 20;
+/// Bytes the master streams (shipped input, central ranges) queued on a
+/// link before it produces more.
+const FEED_QUEUE: usize = 4 << 20;
 /// How long closing links may take after the output is committed.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -67,7 +69,9 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         phases: Vec::new(),
         phase_start: (0.0, (0, 0)),
         closing: false,
-        shipper: None,
+        feed: None,
+        gather: None,
+        ranges: None,
     };
     let result = master.run(workers, &files, job);
     master.progress.finish();
@@ -133,8 +137,36 @@ struct Master {
     phase_start: (f64, (u64, u64)),
     /// The job is complete and links are closing: EOFs are expected.
     closing: bool,
-    /// With `--ship`, the input bytes still to send.
-    shipper: Option<Shipper>,
+    /// What the master is streaming to the workers, if anything.
+    feed: Option<Feed>,
+    /// The central plan: pairs arriving in phase 4, then the ranges to send.
+    gather: Option<Gather>,
+    ranges: Option<Ranges>,
+}
+
+/// What the master streams to the workers, a frame at a time.
+#[derive(Debug)]
+enum Feed {
+    /// `--ship`: input bytes, during init.
+    Inputs(Shipper),
+    /// `--redistribute central`: each worker's range, in phase 5.
+    Ranges(Ranges),
+}
+
+impl Feed {
+    fn next_frame(&mut self, rank: usize) -> Result<Option<Vec<u8>>> {
+        match self {
+            Feed::Inputs(shipper) => shipper.next_frame(rank),
+            Feed::Ranges(ranges) => Ok(ranges.next_frame(rank)?),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Feed::Inputs(shipper) => shipper.is_done(),
+            Feed::Ranges(ranges) => ranges.is_done(),
+        }
+    }
 }
 
 impl Master {
@@ -144,15 +176,15 @@ impl Master {
         self.start(Phase::Init);
         self.connect(workers)?;
         let plan = input::assign(files, workers.len(), job.split_size);
-        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer, job.ship);
+        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer, (job.ship, job.redistribute));
         for (rank, spec) in specs.iter().enumerate() {
             self.send(rank, Kind::JobSpec, spec)?;
         }
         if job.ship {
             // Shipping takes as long as the bytes take: no deadline while
             // they flow, the usual one after.
-            self.shipper = Some(Shipper::new(files, &plan));
-            self.wait(None, |m| m.shipper.as_ref().is_none_or(Shipper::is_done))?;
+            self.feed = Some(Feed::Inputs(Shipper::new(files, &plan)));
+            self.wait(None, |m| m.feed.is_none())?;
         }
         self.barrier(Some(INIT_TIMEOUT))?;
 
@@ -170,7 +202,44 @@ impl Master {
 
         // Phase 4: balanced redistribution.
         self.start(Phase::Redistribute);
-        let plan = Plan::new(&histograms);
+        let shares = match job.redistribute {
+            Redistribute::Histogram => self.redistribute_by_histogram(&histograms, distinct)?,
+            Redistribute::Central => self.redistribute_centrally(distinct, total_words)?,
+        };
+        if let Some(p) = self.phases.last_mut() {
+            p.shares = Some(shares.clone());
+        }
+
+        // Phase 5: shuffle 2.
+        self.start(Phase::Shuffle2);
+        self.begin_all(Phase::Shuffle2)?;
+        if let Some(ranges) = self.ranges.take() {
+            // The central plan: the master sends each worker its range.
+            self.feed = Some(Feed::Ranges(ranges));
+            central::check_ranges(&self.barrier(None)?, distinct, total_words, &shares)?;
+        } else {
+            shuffle2::master(&self.barrier(None)?, distinct, total_words, &shares)?;
+        }
+
+        // Phase 6: sort and output.
+        self.start(Phase::SortOutput);
+        self.begin_all(Phase::SortOutput)?;
+        self.pulling = 0;
+        self.send(0, Kind::Pull, &message::Pull { rank: 0 })?;
+        let stats = self.barrier(None)?;
+        sort_output::master(&stats, self.lines_written, distinct, total_words, &shares)?;
+        if let Some(output) = self.output.take() {
+            output.commit()?;
+        }
+        self.close();
+        Ok((total_words, distinct))
+    }
+
+    /// Phase 4 by histograms: place the range boundaries from the workers'
+    /// histograms (and samples inside a count that must be cut), broadcast
+    /// them, and learn from each worker how many of its words go where.
+    fn redistribute_by_histogram(&mut self, histograms: &[Histogram], distinct: u64) -> Result<Vec<u64>> {
+        let plan = Plan::new(histograms);
         let counts = plan.sample_counts();
         let mut samples = Vec::new();
         if !counts.is_empty() {
@@ -188,28 +257,29 @@ impl Master {
         for rank in 0..self.links.len() {
             self.send(rank, Kind::Boundaries, &boundaries)?;
         }
-        let shares = redistribute::total_shares(&self.barrier(None)?, distinct)?;
+        redistribute::total_shares(&self.barrier(None)?, distinct)
+    }
+
+    /// Phase 4 as the original ran it: every worker sends the master all
+    /// its pairs; the master sorts them and cuts equal ranges (sent in
+    /// phase 5). The sort is part of this phase's time.
+    fn redistribute_centrally(&mut self, distinct: u64, total_words: u64) -> Result<Vec<u64>> {
+        self.gather = Some(Gather::new(self.links.len()));
+        self.begin_all(Phase::Redistribute)?;
+        self.barrier(None)?;
+        let gather = self
+            .gather
+            .take()
+            .ok_or_else(|| Error::Conservation { phase: Phase::Redistribute, detail: "nothing was gathered".into() })?;
+        gather.check(distinct, total_words)?;
+        let (ranges, shares) = gather.split();
+        self.ranges = Some(ranges);
+        let end = self.clock.elapsed().as_secs_f64();
         if let Some(p) = self.phases.last_mut() {
-            p.shares = Some(shares.clone());
+            p.end_s = end;
+            p.wall_s = end - p.start_s;
         }
-
-        // Phase 5: shuffle 2.
-        self.start(Phase::Shuffle2);
-        self.begin_all(Phase::Shuffle2)?;
-        shuffle2::master(&self.barrier(None)?, distinct, total_words, &shares)?;
-
-        // Phase 6: sort and output.
-        self.start(Phase::SortOutput);
-        self.begin_all(Phase::SortOutput)?;
-        self.pulling = 0;
-        self.send(0, Kind::Pull, &message::Pull { rank: 0 })?;
-        let stats = self.barrier(None)?;
-        sort_output::master(&stats, self.lines_written, distinct, total_words, &shares)?;
-        if let Some(output) = self.output.take() {
-            output.commit()?;
-        }
-        self.close();
-        Ok((total_words, distinct))
+        Ok(shares)
     }
 
     /// Dials every worker and waits for each one's hello.
@@ -254,23 +324,23 @@ impl Master {
         Ok(())
     }
 
-    /// With `--ship`: tops up each worker's link with input chunks while
-    /// its queue has room (so memory stays bounded by the queues).
-    fn ship_more(&mut self) -> Result<()> {
-        let Some(shipper) = self.shipper.as_mut() else {
+    /// Tops up each worker's link with what the master streams to it
+    /// (shipped inputs, or ranges under the central plan) while its queue
+    /// has room, so memory stays bounded by the queues.
+    fn feed_links(&mut self) -> Result<()> {
+        let Some(feed) = self.feed.as_mut() else {
             return Ok(());
         };
         for link in &self.links {
             let rank = self.by_token.get(&link.token).copied();
             let Some(rank) = rank else { continue };
-            while self.reactor.queued(link.token) < SHIP_QUEUE {
-                let Some(frame) = shipper.next_frame(rank)? else { break };
+            while self.reactor.queued(link.token) < FEED_QUEUE {
+                let Some(frame) = feed.next_frame(rank)? else { break };
                 self.reactor.send(link.token, frame);
             }
         }
-        if shipper.is_done() {
-            tracing::debug!("shipped {} bytes of input", shipper.bytes_sent());
-            self.shipper = None;
+        if feed.is_done() {
+            self.feed = None;
         }
         Ok(())
     }
@@ -331,7 +401,7 @@ impl Master {
     /// says what a timeout means.
     fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<Waited> {
         loop {
-            self.ship_more()?;
+            self.feed_links()?;
             if done(self) {
                 break;
             }
@@ -445,6 +515,14 @@ impl Master {
                     output.write(&chunk.text)?;
                 }
             }
+            Kind::WordBatch if self.phase == Phase::Redistribute => match self.gather.as_mut() {
+                Some(gather) => gather.batch(rank, payload).map_err(protocol)?,
+                None => return Err(unexpected),
+            },
+            Kind::EndOfStream if self.phase == Phase::Redistribute => match self.gather.as_mut() {
+                Some(gather) => gather.end(rank, payload)?,
+                None => return Err(unexpected),
+            },
             Kind::Abort => {
                 let abort = message::access::<message::ArchivedAbort>(frame.kind, payload).map_err(protocol)?;
                 return Err(Error::WorkerFailed {

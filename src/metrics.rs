@@ -28,6 +28,10 @@ pub struct JobMetrics {
     pub threads: Option<usize>,
     pub tokenizer: &'static str,
     pub split_size: u64,
+    /// Phase 4's plan: `histogram` or `central`.
+    pub redistribute: &'static str,
+    /// Whether the master shipped the inputs (`--ship`).
+    pub ship: bool,
     pub total_words: u64,
     pub distinct_words: u64,
     pub output: String,
@@ -108,6 +112,8 @@ impl JobMetrics {
             threads: job.threads,
             tokenizer: job.tokenizer.name(),
             split_size: job.split_size,
+            redistribute: job.redistribute.name(),
+            ship: job.ship,
             total_words: 0,
             distinct_words: 0,
             output: job.output.display().to_string(),

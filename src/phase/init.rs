@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use crate::counts::hash_fingerprint;
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
+use crate::phase::central::Redistribute;
 use crate::phase::ship::Spool;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
@@ -26,7 +27,7 @@ pub fn job_specs(
     plan: &[Vec<Split>],
     peers: &[String],
     tokenizer: Tokenizer,
-    ship: bool,
+    (ship, redistribute): (bool, Redistribute),
 ) -> Vec<JobSpec> {
     plan.iter()
         .enumerate()
@@ -53,6 +54,7 @@ pub fn job_specs(
                 files: own,
                 splits,
                 ship,
+                redistribute: redistribute.code(),
             }
         })
         .collect()
@@ -71,6 +73,7 @@ pub struct Setup {
     pub splits: Vec<Split>,
     /// With `--ship`: where the shipped bytes go (and `files` point).
     pub spool: Option<Spool>,
+    pub redistribute: Redistribute,
 }
 
 /// Worker side: checks a spec and the files its splits touch.
@@ -133,7 +136,9 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     } else {
         None
     };
-    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits, spool })
+    let redistribute = Redistribute::from_code(spec.redistribute)
+        .ok_or_else(|| bad(format!("unknown redistribution plan {}", spec.redistribute)))?;
+    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits, spool, redistribute })
 }
 
 /// An input this worker cannot open may exist only on the master's machine.
@@ -157,7 +162,7 @@ mod tests {
             (0..6).map(|i| InputFile { path: format!("/data/f{i}").into(), len: 10 * (i + 1) }).collect();
         let plan = input::assign(&files, 3, 7);
         let peers: Vec<String> = (0..3).map(|r| format!("127.0.0.1:{}", 7000 + r)).collect();
-        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace, false);
+        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace, (false, Redistribute::Histogram));
         for (spec, splits) in specs.iter().zip(&plan) {
             assert!(spec.files.len() < files.len());
             assert_eq!(spec.splits.len(), splits.len());

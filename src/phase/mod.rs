@@ -14,6 +14,7 @@
 //! Every phase ends at a barrier held by the master: it starts the next
 //! phase only when every worker has reported `PhaseDone`.
 
+pub mod central;
 pub mod init;
 pub mod local_count;
 pub mod redistribute;

@@ -116,6 +116,8 @@ pub struct JobSpec {
     /// The master ships the bytes (`ShipChunk`, then `ShipEnd`): the worker
     /// does not open `files` by path.
     pub ship: bool,
+    /// Phase 4's plan: 0 histogram, 1 central (`phase::central`).
+    pub redistribute: u8,
 }
 
 /// Phase 1 with `--ship`: bytes of `files[file]` of the job spec, at `offset`.

@@ -15,7 +15,7 @@ use rkyv::util::AlignedVec;
 
 use super::inbox::Inbox;
 use super::node::{Computed, Dest, Node, ToLoop};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, ToMaster};
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
@@ -23,6 +23,7 @@ use crate::input::{InputFile, Split};
 use crate::net::mesh::Mesh;
 use crate::net::{Closed, Reactor, Token};
 use crate::order::Cut;
+use crate::phase::central::{self, Redistribute};
 use crate::phase::init::Setup;
 use crate::phase::ship::Spool;
 use crate::phase::shuffle::{Absorb, Inbound, Received};
@@ -71,6 +72,8 @@ pub(super) struct Job {
     pub(super) failed: bool,
     /// With `--ship`: the shipped inputs, deleted when the job is dropped.
     spool: Option<Spool>,
+    /// Phases 4 and 5 go through the master (`--redistribute central`).
+    central: bool,
 }
 
 /// A protocol error blamed on the master.
@@ -114,6 +117,7 @@ impl Job {
             peers_done: false,
             failed: false,
             spool: setup.spool,
+            central: setup.redistribute == Redistribute::Central,
         };
         job.traffic_mark = job.traffic(&node.reactor);
         for rank in job.mesh.dials() {
@@ -218,7 +222,12 @@ impl Job {
         Ok(())
     }
 
-    fn begin_shuffle2(&mut self, node: &Node) -> Result<()> {
+    fn begin_shuffle2(&mut self, node: &mut Node) -> Result<()> {
+        if self.central {
+            // Nothing goes peer to peer: the master sends this worker its range.
+            self.sent = Some((0, 0));
+            return self.finish_shuffle(node);
+        }
         let outbox = self.outbox(node)?;
         let out_of_order = || from_master(ProtocolError::Unexpected(Kind::Begin));
         let table = self.table.take().ok_or_else(out_of_order)?;
@@ -242,6 +251,9 @@ impl Job {
             Kind::EndOfStream => Inbound::End { from: rank, payload: frame.payload },
             _ => return Err(unexpected()),
         };
+        if self.central && self.phase >= Phase::Redistribute {
+            return Err(unexpected()); // under the central plan, ranges come from the master
+        }
         let Some(inbox) = self.inbox.as_mut() else {
             return Err(unexpected());
         };
@@ -249,9 +261,27 @@ impl Job {
         Ok(())
     }
 
+    /// Under the central plan, a batch of this worker's range (or its end)
+    /// from the master: the merger takes it as from its only sender.
+    fn range_from_master(&mut self, node: &mut Node, frame: Frame) -> Result<()> {
+        let item = match frame.kind {
+            Kind::WordBatch => Inbound::Batch { from: 0, payload: frame.payload },
+            _ => Inbound::End { from: 0, payload: frame.payload },
+        };
+        let inbox = self.inbox.as_mut().filter(|_| self.central);
+        let Some(inbox) = inbox else {
+            return Err(from_master(ProtocolError::Unexpected(frame.kind)));
+        };
+        inbox.offer(item, &mut node.reactor, std::iter::once(self.master));
+        Ok(())
+    }
+
     /// Lets frames held back by a full merger through.
     pub(super) fn feed_inbox(&mut self, reactor: &mut Reactor) {
-        if let Some(inbox) = self.inbox.as_mut() {
+        let Some(inbox) = self.inbox.as_mut() else { return };
+        if self.central {
+            inbox.feed(reactor, std::iter::once(self.master));
+        } else {
             inbox.feed(reactor, self.mesh.tokens());
         }
     }
@@ -342,6 +372,26 @@ impl Job {
         }
     }
 
+    /// The central plan: the whole table goes to the master, which sorts
+    /// and splits everything and sends each worker its range in phase 5.
+    fn begin_central(&mut self, node: &mut Node) -> Result<()> {
+        let table = self.table.clone().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;
+        let sink = ToMaster::new(self.id, node.handoff.clone(), self.cancel.clone());
+        node.compute(self.id, move || {
+            central::send_table(&table, &sink)?;
+            sink.finish(Phase::Redistribute)
+        });
+        Ok(())
+    }
+
+    fn gathered(&mut self, node: &mut Node, records: u64, words: u64) -> Result<()> {
+        self.table = None;
+        self.inbox = Some(Inbox::open(node, self.id, Phase::Shuffle2, (0, 1), Entries::new(), Computed::Range));
+        self.sent = None;
+        let stats = NodeStats { records_sent: records, words_sent: words, ..NodeStats::default() };
+        self.report(node, Phase::Redistribute, stats)
+    }
+
     fn shares_counted(&mut self, node: &mut Node, shares: Vec<u64>) -> Result<()> {
         self.open_inbox(node, Phase::Shuffle2, Entries::new(), Computed::Range);
         self.report(node, Phase::Redistribute, NodeStats { shares, ..NodeStats::default() })
@@ -401,6 +451,7 @@ impl Job {
                     Phase::LocalCount => self.begin_local_count(node),
                     Phase::Shuffle2 => self.begin_shuffle2(node),
                     Phase::SortOutput => self.begin_sort_output(node),
+                    Phase::Redistribute if self.central => self.begin_central(node),
                     Phase::Init | Phase::Redistribute => Err(from_master(ProtocolError::Unexpected(kind))),
                 }
             }
@@ -416,6 +467,7 @@ impl Job {
                 self.boundaries(node, cuts)
             }
             Kind::ShipChunk | Kind::ShipEnd => self.shipped(node, &frame),
+            Kind::WordBatch | Kind::EndOfStream => self.range_from_master(node, frame),
             Kind::Pull => {
                 message::access::<message::ArchivedPull>(kind, &frame.payload).map_err(from_master)?;
                 self.pulled = true;
@@ -445,6 +497,7 @@ impl Job {
                 Ok(())
             }
             Computed::Shares(shares) => self.shares_counted(node, shares),
+            Computed::Gathered { records, words } => self.gathered(node, records, words),
             Computed::Sorted(range) => {
                 self.sorted = Some(range);
                 self.maybe_stream(node);

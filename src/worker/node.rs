@@ -59,6 +59,11 @@ pub(super) enum Computed {
     Samples(Vec<u8>),
     /// Phase 4's shares: how many of this worker's words each rank will own.
     Shares(Vec<u64>),
+    /// Phase 4 under the central plan: the whole table went to the master.
+    Gathered {
+        records: u64,
+        words: u64,
+    },
     Sorted(Entries),
     Streamed(Streamed),
 }

@@ -3,6 +3,8 @@
 //! encoded on the compute thread and handed to the event loop, waiting while
 //! the loop's queues are full. It counts what it sends to each rank, for the
 //! end-of-stream frames that let receivers check they got everything.
+//! `ToMaster` does the same towards the master, for the central plan of
+//! phase 4.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -92,5 +94,41 @@ impl Sink for Outbox {
 
     fn progress(&self, bytes: u64) {
         let _ = self.handoff.send(ToLoop::Progress { job: self.job, bytes });
+    }
+}
+
+/// The sink of phase 4 under `--redistribute central`: every batch goes to
+/// the master, encoded here (on the compute thread).
+pub(super) struct ToMaster {
+    job: u64,
+    handoff: Handoff<ToLoop>,
+    /// Records and words sent.
+    sent: (AtomicU64, AtomicU64),
+    cancel: Arc<AtomicBool>,
+}
+
+impl ToMaster {
+    pub(super) fn new(job: u64, handoff: Handoff<ToLoop>, cancel: Arc<AtomicBool>) -> ToMaster {
+        ToMaster { job, handoff, sent: (AtomicU64::new(0), AtomicU64::new(0)), cancel }
+    }
+
+    /// Ends the stream with the totals sent, for the master to check.
+    pub(super) fn finish(&self, phase: Phase) -> Result<Computed> {
+        let (records, words) = (self.sent.0.load(Ordering::Relaxed), self.sent.1.load(Ordering::Relaxed));
+        let bytes = message::encode(Kind::EndOfStream, &message::EndOfStream { phase: phase.code(), records, words })?;
+        self.handoff.send(ToLoop::Frame { job: self.job, to: Dest::Master, bytes }).map_err(|_| Error::Cancelled)?;
+        Ok(Computed::Gathered { records, words })
+    }
+}
+
+impl Sink for ToMaster {
+    fn send_batch(&self, _dest: usize, batch: WordBatch) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        self.sent.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.sent.1.fetch_add(batch.counts.iter().sum(), Ordering::Relaxed);
+        let bytes = SCRATCH.with(|s| message::encode_with(Kind::WordBatch, &batch, &mut s.borrow_mut()))?;
+        self.handoff.send(ToLoop::Frame { job: self.job, to: Dest::Master, bytes }).map_err(|_| Error::Cancelled)
     }
 }

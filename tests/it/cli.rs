@@ -180,3 +180,40 @@ fn metrics_json_has_every_phase_and_node() {
     assert_eq!(sent, 820_736);
     assert!(shuffle1.as_array().unwrap().iter().all(|n| n["bytes_sent"].as_u64().unwrap() > 0));
 }
+
+#[test]
+fn the_central_plan_moves_every_pair_through_the_master() {
+    let dir = Dir::new();
+    let kjv = data("kjvbible.txt");
+    let mut received = Vec::new();
+    for plan in ["histogram", "central"] {
+        let metrics = format!("{plan}.json");
+        ok(dir.cmd(&[
+            "run",
+            "-q",
+            "-w",
+            "3",
+            "--redistribute",
+            plan,
+            "--metrics",
+            &metrics,
+            "-o",
+            "out.txt",
+            kjv.to_str().unwrap(),
+        ]));
+        assert_eq!(dir.read("out.txt"), std::fs::read(data("kjvbible.expected.txt")).unwrap(), "{plan}");
+        let m: serde_json::Value = serde_json::from_slice(&dir.read(&metrics)).unwrap();
+        assert_eq!(m["redistribute"], plan);
+        let phase4 = &m["phases"][3];
+        assert_eq!(phase4["shares"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).sum::<u64>(), 32_163);
+        received.push((
+            phase4["master_bytes_received"].as_u64().unwrap(),
+            m["phases"][4]["master_bytes_sent"].as_u64().unwrap(),
+        ));
+    }
+    // Histograms and samples are small; the central plan carries all 32,163
+    // pairs to the master in phase 4 and back out in phase 5.
+    let (histogram, central) = (received[0], received[1]);
+    assert!(central.0 > 10 * histogram.0 && central.0 > 32_163 * 8, "{received:?}");
+    assert!(central.1 > 32_163 * 8 && histogram.1 < 1_000, "{received:?}");
+}

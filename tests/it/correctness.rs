@@ -1,5 +1,6 @@
 //! Byte-for-byte results: every edge of DESIGN §1, through `count` and
-//! through `run` on 1, 2, 3 and 5 workers, with default and tiny splits.
+//! through `run` on 1, 2, 3 and 5 workers (and on 2 and 5 under the central
+//! plan of phase 4), with default and tiny splits.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,8 @@ const MODES: &[&[&str]] = &[
     &["run", "--workers", "2"],
     &["run", "--workers", "3"],
     &["run", "--workers", "5"],
+    &["run", "--workers", "2", "--redistribute", "central"],
+    &["run", "--workers", "5", "--redistribute", "central"],
 ];
 
 /// Runs every mode on `inputs` (with each split size) and compares with `expected`.
