@@ -79,7 +79,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 python3 "$here/summarize.py" "$csv" "$bytes" >"$out/summary.txt"
-python3 "$here/plot.py" "$csv" "$out/bench.svg" "wordfreq and alternatives, $(basename "$input") ($((bytes / 1000000)) MB), median of $rounds"
+"$wf" plot bench "$csv" -o "$out/bench.svg" --title "wordfreq and alternatives, $(basename "$input") ($((bytes / 1000000)) MB), median of $rounds"
 {
   echo "# Setup"
   echo

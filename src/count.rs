@@ -94,6 +94,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         total_words,
         distinct_words: distinct,
         wall_s: clock.elapsed().as_secs_f64(),
+        master_cpu_s: crate::metrics::process_cpu_s(),
         phases,
         ..JobMetrics::new("count", job, files.len(), total_bytes)
     })

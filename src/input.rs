@@ -1,7 +1,8 @@
 //! Inputs: resolving the paths a user gave into files, cutting those files
 //! into byte-range splits balanced across workers, and memory-mapping a file
-//! for reading (one of the crate's two `unsafe` blocks; the other is in
-//! `run`, between fork and exec).
+//! for reading (one of the crate's few `unsafe` blocks, each with its
+//! SAFETY note: this one, `run`'s code between fork and exec, and
+//! `metrics::process_cpu_s`).
 //!
 //! A split owns every word that starts inside it (see `tokenize`), so splits
 //! may be cut at any byte.

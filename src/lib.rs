@@ -38,6 +38,7 @@ pub mod net;
 pub mod order;
 pub mod output;
 pub mod phase;
+pub mod plot;
 pub mod progress;
 pub mod run;
 pub mod status;

@@ -96,6 +96,9 @@ enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Draw charts (SVG) and the scaling summary from measured results.
+    #[command(subcommand)]
+    Plot(PlotCommand),
     /// Serve jobs as a worker, one after another, until killed.
     ///
     /// Prints `listening on HOST:PORT` on stdout once ready; with port 0 the
@@ -109,6 +112,42 @@ enum Command {
         threads: Option<usize>,
         #[command(flatten)]
         log: LogArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PlotCommand {
+    /// The scaling study: from amdahl.csv (scripts/amdahl.sh), write
+    /// summary.md (speedup, efficiency, Karp-Flatt serial fraction, fitted
+    /// Amdahl parallel fraction), speedup-*.svg and phases-*.svg.
+    Scaling {
+        /// The runs, one per row.
+        #[arg(value_name = "AMDAHL_CSV")]
+        csv: PathBuf,
+        /// Where to write [default: the CSV's directory].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// One job's timeline from its --metrics file: a row per node, a bar per
+    /// phase, so waiting shows as gaps.
+    Timeline {
+        #[arg(value_name = "METRICS_JSON")]
+        metrics: PathBuf,
+        /// The SVG to write [default: METRICS_JSON with .svg].
+        #[arg(short, long, value_name = "SVG")]
+        output: Option<PathBuf>,
+    },
+    /// The benchmark comparison from bench.csv (scripts/bench.sh): median
+    /// throughput per program.
+    Bench {
+        #[arg(value_name = "BENCH_CSV")]
+        csv: PathBuf,
+        /// The SVG to write [default: BENCH_CSV with .svg].
+        #[arg(short, long, value_name = "SVG")]
+        output: Option<PathBuf>,
+        /// The chart's title.
+        #[arg(long, default_value = "wordfreq and the alternatives: median throughput")]
+        title: String,
     },
 }
 
@@ -260,6 +299,22 @@ fn execute(command: Command) -> Result<()> {
             let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
             let metrics = master::run_job(&workers, &config, "master")?;
             job.report(&metrics)
+        }
+        Command::Plot(plot) => {
+            LogArgs { quiet: false, verbose: 0 }.init();
+            match plot {
+                PlotCommand::Scaling { csv, out } => {
+                    let dir = out.unwrap_or_else(|| csv.parent().map(PathBuf::from).unwrap_or_default());
+                    print!("{}", wordfreq::plot::scaling(&csv, &dir)?);
+                    Ok(())
+                }
+                PlotCommand::Timeline { metrics, output } => {
+                    wordfreq::plot::timeline(&metrics, &output.unwrap_or_else(|| metrics.with_extension("svg")))
+                }
+                PlotCommand::Bench { csv, output, title } => {
+                    wordfreq::plot::bench(&csv, &title, &output.unwrap_or_else(|| csv.with_extension("svg")))
+                }
+            }
         }
         Command::Status { workers, hosts, wait, log } => {
             log.init();

@@ -89,6 +89,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         total_words,
         distinct_words,
         wall_s: clock.elapsed().as_secs_f64(),
+        master_cpu_s: crate::metrics::process_cpu_s(),
         phases: std::mem::take(&mut master.phases),
         ..JobMetrics::new(command, job, files.len(), total_bytes)
     })

@@ -37,6 +37,9 @@ pub struct JobMetrics {
     pub output: String,
     /// Seconds from the job's start to the output's commit.
     pub wall_s: f64,
+    /// CPU seconds (user + system) this process used: the master's busy
+    /// time for `master` and `run`, everything for `count`.
+    pub master_cpu_s: f64,
     pub phases: Vec<PhaseMetrics>,
 }
 
@@ -96,6 +99,21 @@ impl NodeMetrics {
     }
 }
 
+/// CPU seconds (user + system) this process has used so far.
+pub fn process_cpu_s() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given, which
+    // points at zeroed memory of that type; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 impl JobMetrics {
     /// The parameters of a job over `files` input files of `total_bytes`,
     /// with every measurement still zero; the driver fills those in.
@@ -118,6 +136,7 @@ impl JobMetrics {
             distinct_words: 0,
             output: job.output.display().to_string(),
             wall_s: 0.0,
+            master_cpu_s: 0.0,
             phases: Vec::new(),
         }
     }
