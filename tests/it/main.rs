@@ -8,6 +8,7 @@ mod balance;
 mod cli;
 mod correctness;
 mod faults;
+mod lab;
 mod oracle;
 mod properties;
 mod protocol;
