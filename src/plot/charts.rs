@@ -109,7 +109,6 @@ pub fn phases(series: &Series, title: &str, path: &Path) -> Result<()> {
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(55)
-            .right_y_label_area_size(10)
             .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top * 1.15)?;
         let label = |x: &f64| {
             let i = x.round();

@@ -210,7 +210,7 @@ pub fn summary(series: &[Series]) -> String {
             "| k | T(k) s | {speedup} | efficiency | Karp–Flatt e | {} | master cpu s | net MB |\n",
             Phase::ALL.map(|p| p.name()).join(" | ")
         ));
-        out.push_str(&format!("|{}\n", "---:|".repeat(11)));
+        out.push_str(&format!("|{}\n", "---:|".repeat(13)));
         for p in &s.points {
             let e = if p.serial_fraction.is_nan() { "–".to_string() } else { format!("{:.3}", p.serial_fraction) };
             let phases: Vec<String> = p.phases.iter().map(|t| format!("{t:.3}")).collect();
