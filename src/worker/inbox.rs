@@ -18,6 +18,9 @@ pub(super) struct Inbox {
     /// Frames waiting for room in the merger's inbox; peer reads are paused
     /// while this is not empty.
     backlog: VecDeque<Inbound>,
+    /// The links whose reads were paused for the backlog, resumed once it
+    /// has drained.
+    paused: Vec<Token>,
     /// The merger's result, once it has everything.
     pub(super) result: Option<Computed>,
 }
@@ -48,7 +51,7 @@ impl Inbox {
             })
             .map(drop)
             .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
-        Inbox { sender, backlog: VecDeque::new(), result: None }
+        Inbox { sender, backlog: VecDeque::new(), paused: Vec::new(), result: None }
     }
 
     /// The way in for this worker's own batches (the outbox sends there).
@@ -56,9 +59,10 @@ impl Inbox {
         self.sender.clone()
     }
 
-    /// Takes a frame from a peer: into the merger if it has room, otherwise
-    /// into the backlog, pausing reads from `peers` until it drains.
-    pub(super) fn offer(&mut self, item: Inbound, reactor: &mut Reactor, peers: impl Iterator<Item = Token>) {
+    /// Takes a frame from a sender: into the merger if it has room,
+    /// otherwise into the backlog, pausing reads from `senders` (the links
+    /// this shuffle receives on) until it drains.
+    pub(super) fn offer(&mut self, item: Inbound, reactor: &mut Reactor, senders: impl Iterator<Item = Token>) {
         if !self.backlog.is_empty() {
             self.backlog.push_back(item);
             return;
@@ -67,16 +71,17 @@ impl Inbox {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(item)) => {
                 self.backlog.push_back(item);
-                for token in peers {
+                for token in senders {
                     reactor.set_paused(token, true);
+                    self.paused.push(token);
                 }
             }
         }
     }
 
     /// Moves backlog frames into the merger as room appears, and resumes
-    /// reading from `peers` once the backlog is empty.
-    pub(super) fn feed(&mut self, reactor: &mut Reactor, peers: impl Iterator<Item = Token>) {
+    /// the links `offer` paused once the backlog is empty.
+    pub(super) fn feed(&mut self, reactor: &mut Reactor) {
         if self.backlog.is_empty() {
             return;
         }
@@ -89,7 +94,7 @@ impl Inbox {
                 }
             }
         }
-        for token in peers {
+        for token in self.paused.drain(..) {
             reactor.set_paused(token, false);
         }
     }

@@ -278,11 +278,8 @@ impl Job {
 
     /// Lets frames held back by a full merger through.
     pub(super) fn feed_inbox(&mut self, reactor: &mut Reactor) {
-        let Some(inbox) = self.inbox.as_mut() else { return };
-        if self.central {
-            inbox.feed(reactor, std::iter::once(self.master));
-        } else {
-            inbox.feed(reactor, self.mesh.tokens());
+        if let Some(inbox) = self.inbox.as_mut() {
+            inbox.feed(reactor);
         }
     }
 

@@ -217,3 +217,33 @@ fn the_central_plan_moves_every_pair_through_the_master() {
     assert!(central.0 > 10 * histogram.0 && central.0 > 32_163 * 8, "{received:?}");
     assert!(central.1 > 32_163 * 8 && histogram.1 < 1_000, "{received:?}");
 }
+
+#[test]
+fn the_central_plan_survives_a_full_merger_in_shuffle_1() {
+    // Regression: under the central plan, the links paused while shuffle
+    // 1's merger was full were never resumed (the resume went to the
+    // master link), and two one-thread workers waited on each other for
+    // good. A million distinct words make the mergers fall behind.
+    let dir = Dir::new();
+    let mut text = Vec::with_capacity(17 << 20);
+    for i in 0..1_000_000u64 {
+        text.extend_from_slice(format!("{:x}\n", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).as_bytes());
+    }
+    let input = dir.write("distinct.txt", &text);
+    let workers: Vec<Worker> = (0..2)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(crate::util::BIN);
+            cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "1", "-q"]);
+            Worker::spawn(cmd)
+        })
+        .collect();
+    let path = input.to_str().unwrap();
+    ok(dir.cmd(&["count", "-q", "-o", "count.txt", path]));
+    let list = crate::util::addrs(&workers);
+    // A hang is the failure here: give up after two minutes.
+    let mut master = std::process::Command::new("timeout");
+    master.args(["120", crate::util::BIN, "master", "-q", "--workers", &list, "--redistribute", "central"]);
+    master.args(["-o", "central.txt", path]).current_dir(dir.path());
+    ok(master);
+    assert!(dir.read("central.txt") == dir.read("count.txt"), "central result differs from count");
+}
