@@ -6,7 +6,7 @@
 #   scripts/amdahl.sh [--lab | --local] [--nodes 1,2,4,8] [--input FILE]
 #       [--corpus zipf|distinct|both] [--reps R] [--weak]
 #       [--redistribute histogram,central] [--cpus C] [--rate RATE]
-#       [--quick] [--out DIR]
+#       [--size MB] [--quick] [--out DIR]
 #
 # --lab (the default as root) builds a virtual lab with scripts/lab.sh: one
 # node per worker plus one for the master, each with the same CPU budget C
@@ -20,10 +20,11 @@
 #
 # Inputs: zipf is the sample text repeated (few distinct words: small
 # shuffles), distinct is make-distinct.py's high-cardinality text (every
-# word once: the shuffles and phase 4 carry real data); about 400 MB each.
-# --input FILE runs one corpus named `custom` instead. --quick: 4 MB inputs,
-# nodes 1,2,4, one rep (under two minutes). --weak adds Gustafson's sweep:
-# the input grows with k (k copies of a base of 400 MB / largest k).
+# word once: the shuffles and phase 4 carry real data); about --size MB
+# each (default 400). --input FILE runs one corpus named `custom` instead.
+# --quick: 4 MB inputs, nodes 1,2,4, one rep (under two minutes). --weak
+# adds Gustafson's sweep: the input grows with k (k copies of a base of
+# size / largest k).
 #
 # For every corpus, rep and k (and plan), a job runs with --metrics; each
 # run is one row of DIR/amdahl.csv (columns: corpus, plan, mode, nodes, rep,
@@ -41,7 +42,7 @@ source "$here/lib.sh"
 command_line="scripts/amdahl.sh $*"
 
 setting="" nodes=1,2,4,8 input="" corpus=both reps=3 weak=0 plans=histogram,central
-cpus="" rate=1gbit quick=0 out=""
+cpus="" rate=1gbit quick=0 out="" size=400
 die() { echo "amdahl.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -55,6 +56,7 @@ while [ $# -gt 0 ]; do
     --redistribute) plans=${2:?}; shift 2 ;;
     --cpus) cpus=${2:?}; shift 2 ;;
     --rate) rate=${2:?}; shift 2 ;;
+    --size) size=${2:?}; shift 2 ;;
     --quick) quick=1; shift ;;
     --out) out=${2:?}; shift 2 ;;
     -h|--help) usage "$0"; exit 0 ;;
@@ -67,6 +69,7 @@ if [ "$quick" = 1 ]; then
 fi
 [[ $nodes =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--nodes takes a list like 1,2,4,8"
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps takes a positive number"
+[[ $size =~ ^[1-9][0-9]*$ ]] || die "--size takes a number of MB"
 case $corpus in zipf) corpora=(zipf) ;; distinct) corpora=(distinct) ;; both) corpora=(zipf distinct) ;;
   *) die "--corpus is zipf, distinct or both" ;; esac
 [ -z "$input" ] || { [ -r "$input" ] || die "cannot read --input $input"; corpora=(custom); }
@@ -106,8 +109,10 @@ cleanup() {
 trap cleanup EXIT
 
 # Inputs: NAME SIZE-KIND → path.
-zipf_copies=100 distinct_words=23500000
-if [ "$quick" = 1 ]; then zipf_copies=1 distinct_words=250000; fi
+[ "$quick" = 0 ] || [[ $command_line == *--size* ]] || size=4
+# The sample text is 4.3 MB; a distinct word takes about 17 bytes.
+zipf_copies=$(( (size * 1000000 + 2151776) / 4303552 )) distinct_words=$(( size * 1000000 / 17 ))
+[ "$zipf_copies" -ge 1 ] || zipf_copies=1
 make_input() { # corpus fraction(divisor) → path
   local c=$1 div=$2
   case $c in

@@ -1,6 +1,7 @@
 # lib.sh — what the scripts share; sourced, not run. Sets $root (the
 # checkout) and provides:
 #   build_wordfreq               build the release binary, set $wf to it
+#                                (or take $WORDFREQ_BIN, a prebuilt one)
 #   start_worker LISTEN [PREFIX] start `[PREFIX] wordfreq worker --listen LISTEN
 #                                --threads 1 -q`, wait for its `listening on`
 #                                line; set $worker_addr and $worker_pid
@@ -9,6 +10,10 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build_wordfreq() {
+  if [ -n "${WORDFREQ_BIN:-}" ]; then
+    wf=$WORDFREQ_BIN
+    return
+  fi
   cargo build --release --quiet --manifest-path "$root/Cargo.toml"
   wf="$root/target/release/wordfreq"
 }

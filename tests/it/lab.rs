@@ -511,3 +511,51 @@ fn a_lab_of_three_nodes_deploys_runs_and_tears_down() {
     fails(lab.cmd(&["status"]), 1);
     eprintln!("lab tests: the lab test took {:.2} s in all", started.elapsed().as_secs_f64());
 }
+
+#[test]
+fn the_scaling_study_runs_on_local_workers_and_draws_its_charts() {
+    // The quickest honest run of scripts/amdahl.sh: local processes (no lab,
+    // so it needs no root and cannot clash with the lab test), two worker
+    // counts, both plans, the strong and the weak sweep.
+    let dir = Dir::new();
+    let out = dir.join("study");
+    let script = format!("{}/scripts/amdahl.sh", env!("CARGO_MANIFEST_DIR"));
+    let result = Command::new("bash")
+        .args([&script, "--local", "--quick", "--nodes", "1,2", "--corpus", "zipf", "--weak", "--out"])
+        .arg(&out)
+        .env("WORDFREQ_BIN", BIN)
+        .env("TMPDIR", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "amdahl.sh failed\n{stdout}\n{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("measures time-sharing"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("amdahl.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for column in
+        ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output", "wall_s", "master_cpu_s"]
+    {
+        assert!(header.contains(&column), "no {column} column in {header:?}");
+    }
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // Per mode: one T1 row and two plans at two worker counts.
+    assert_eq!(rows.len(), 2 * (1 + 2 * 2), "{csv}");
+    assert!(rows.iter().all(|r| r.len() == header.len() && r[7] == "local"), "{csv}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("zipf corpus, central plan, strong scaling") && summary.contains("Amdahl fit"),
+        "{summary}"
+    );
+    assert!(summary.contains("weak scaling"), "{summary}");
+    for svg in [
+        "speedup-zipf-strong.svg",
+        "speedup-zipf-weak.svg",
+        "phases-zipf-histogram-strong.svg",
+        "timeline-zipf-central-strong-k2.svg",
+    ] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap_or_else(|e| panic!("{svg}: {e}"));
+        assert!(text.starts_with("<svg"), "{svg}");
+    }
+}
