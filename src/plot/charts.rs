@@ -34,6 +34,20 @@ fn plan_colour(plan: &str) -> RGBColor {
     }
 }
 
+/// The series' legend in a light box at `position`.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    Ok(())
+}
+
 fn finish(path: &Path, drawn: Drawn) -> Result<()> {
     drawn.map_err(|e| Error::Output { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })
 }
@@ -83,12 +97,7 @@ pub fn speedup(series: &[&Series], title: &str, path: &Path) -> Result<()> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present()?;
         Ok(())
     })();
@@ -141,12 +150,7 @@ pub fn phases(series: &Series, title: &str, path: &Path) -> Result<()> {
                 .label(*name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present()?;
         Ok(())
     })();
@@ -228,12 +232,7 @@ pub fn timeline(metrics: &Value, title: &str, path: &Path) -> Result<()> {
                 .label(phase.name())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present()?;
         Ok(())
     })();
