@@ -78,21 +78,25 @@ fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
 
 fn ask(addr: SocketAddr) -> std::io::Result<Status> {
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    // One deadline for the whole answer, however slowly its bytes come.
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
     stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
     stream.write_all(&Hello { role: Role::Status, rank: NO_RANK, job_id: 0 }.encode())?;
     let mut hello = [0u8; HELLO_LEN];
-    read_exact(&mut stream, &mut hello)?;
+    read_full(&mut stream, &mut hello, deadline)?;
     Hello::decode(&hello).map_err(protocol)?;
     let mut buf = vec![0u8; HEADER_LEN];
-    read_exact(&mut stream, &mut buf)?;
+    read_full(&mut stream, &mut buf, deadline)?;
     frame::parse(&buf).map_err(protocol)?; // checks the header
     let len = frame::frame_len(&buf).unwrap_or(HEADER_LEN);
     if len > MAX_STATUS_FRAME {
-        return Err(protocol(ProtocolError::Unexpected(Kind::Status)));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a {len}-byte answer is not a worker's status"),
+        ));
     }
     buf.resize(len, 0);
-    read_exact(&mut stream, &mut buf[HEADER_LEN..])?;
+    read_full(&mut stream, &mut buf[HEADER_LEN..], deadline)?;
     let (frame, _) = frame::parse(&buf).map_err(protocol)?.ok_or_else(|| protocol(ProtocolError::Truncated))?;
     if frame.kind == Kind::Abort {
         let abort = message::access::<message::ArchivedAbort>(frame.kind, &frame.payload).map_err(protocol)?;
@@ -111,12 +115,30 @@ fn ask(addr: SocketAddr) -> std::io::Result<Status> {
     })
 }
 
-/// Reads exactly `buf.len()` bytes; an early end is a protocol error.
-fn read_exact(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
-    stream.read_exact(buf).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => protocol(ProtocolError::Truncated),
-        _ => e,
-    })
+/// Reads exactly `buf.len()` bytes before `deadline`; an early end is a
+/// protocol error, a deadline that passes says so.
+fn read_full(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+    let late = || {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()))
+    };
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(protocol(ProtocolError::Truncated)),
+            Ok(n) => filled += n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return Err(late());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn protocol(error: ProtocolError) -> std::io::Error {

@@ -130,7 +130,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         splits.push(Split { file: mapped as u32, start, end });
     }
     let spool = if spec.ship {
-        let (spool, spooled) = Spool::create(&files.iter().map(|f| f.len).collect::<Vec<_>>())?;
+        let (spool, spooled) = Spool::create(&files)?;
         files = spooled;
         Some(spool)
     } else {

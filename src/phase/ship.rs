@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -176,29 +176,48 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
 pub struct Spool {
     dir: tempfile::TempDir,
     files: Vec<(File, u64)>,
+    /// (spool path, the input's path on the master), for messages.
+    names: Vec<(PathBuf, PathBuf)>,
     received: (u64, u64),
     complete: bool,
 }
 
 impl Spool {
-    /// Creates one empty spool file per input file (`lens`), and returns the
-    /// input files that stand for them.
-    pub fn create(lens: &[u64]) -> Result<(Spool, Vec<InputFile>)> {
+    /// Creates one empty spool file per input file, readable by this user
+    /// only (the inputs may be private), and returns the input files that
+    /// stand for them.
+    pub fn create(originals: &[InputFile]) -> Result<(Spool, Vec<InputFile>)> {
         let dir = tempfile::Builder::new()
             .prefix("wordfreq-spool-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| Error::io("cannot create a spool directory for shipped inputs", e))?;
-        let mut files = Vec::with_capacity(lens.len());
-        let mut inputs = Vec::with_capacity(lens.len());
-        for (i, &len) in lens.iter().enumerate() {
+        let mut files = Vec::with_capacity(originals.len());
+        let mut inputs = Vec::with_capacity(originals.len());
+        let mut names = Vec::with_capacity(originals.len());
+        for (i, original) in originals.iter().enumerate() {
             let path = dir.path().join(format!("input-{i}"));
             let fail = |e| Error::io(format!("cannot create spool file {}", path.display()), e);
-            let file = File::options().read(true).write(true).create_new(true).open(&path).map_err(fail)?;
-            file.set_len(len).map_err(fail)?;
-            files.push((file, len));
-            inputs.push(InputFile { path, len });
+            let file = File::options().read(true).write(true).create_new(true).mode(0o600).open(&path).map_err(fail)?;
+            file.set_len(original.len).map_err(fail)?;
+            files.push((file, original.len));
+            names.push((path.clone(), original.path.clone()));
+            inputs.push(InputFile { path, len: original.len });
         }
-        Ok((Spool { dir, files, received: (0, 0), complete: false }, inputs))
+        Ok((Spool { dir, files, names, received: (0, 0), complete: false }, inputs))
+    }
+
+    /// `error` with spool paths replaced by the inputs they stand for, so
+    /// that a message names the user's file.
+    pub fn explain(&self, error: Error) -> Error {
+        let original = |path: PathBuf| {
+            self.names.iter().find(|(spool, _)| *spool == path).map_or(path, |(_, original)| original.clone())
+        };
+        match error {
+            Error::NotUtf8 { path, offset } => Error::NotUtf8 { path: original(path), offset },
+            Error::Input { path, reason } => Error::Input { path: original(path), reason },
+            other => other,
+        }
     }
 
     /// Writes a chunk where it belongs, refusing one that does not fit.
@@ -209,8 +228,11 @@ impl Spool {
             .files
             .get(index)
             .ok_or_else(|| Error::JobSpec(format!("a shipped chunk names file {index} of {}", self.files.len())))?;
+        if self.complete {
+            return Err(Error::JobSpec("a shipped chunk arrived after the end of the shipment".into()));
+        }
         let end = offset.checked_add(chunk.bytes.len() as u64);
-        if self.complete || end.is_none_or(|end| end > *len) {
+        if end.is_none_or(|end| end > *len) {
             return Err(Error::JobSpec(format!(
                 "a shipped chunk at {offset} does not fit file {index} of {len} bytes"
             )));
@@ -261,9 +283,8 @@ mod tests {
         let files = [InputFile { path, len: text.len() as u64 }];
         let plan = crate::input::assign(&files, 2, 5);
         let mut shipper = Shipper::new(&files, &plan);
-        let lens = [text.len() as u64];
         for (rank, splits) in plan.iter().enumerate() {
-            let (mut spool, inputs) = Spool::create(&lens).unwrap();
+            let (mut spool, inputs) = Spool::create(&files).unwrap();
             while let Some(frame) = shipper.next_frame(rank).unwrap() {
                 let body = payload(&frame);
                 match frame[4] {
@@ -288,7 +309,12 @@ mod tests {
 
     #[test]
     fn a_spool_refuses_chunks_that_do_not_fit_and_wrong_totals() {
-        let (mut spool, _) = Spool::create(&[4]).unwrap();
+        let (mut spool, spooled) = Spool::create(&[InputFile { path: "/in".into(), len: 4 }]).unwrap();
+        // Private: the inputs may not be everybody's to read.
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(spool.dir.path()), mode(&spooled[0].path)), (0o700, 0o600));
+        let named = spool.explain(Error::NotUtf8 { path: spooled[0].path.clone(), offset: 3 });
+        assert_eq!(named.to_string().split(':').next(), Some("/in"));
         let mut write = |file, offset, bytes: &[u8]| {
             let msg = ShipChunk { file, offset, bytes: bytes.to_vec() };
             let body = payload(&message::encode(Kind::ShipChunk, &msg).unwrap());

@@ -268,7 +268,7 @@ impl Job {
             Kind::WordBatch => Inbound::Batch { from: 0, payload: frame.payload },
             _ => Inbound::End { from: 0, payload: frame.payload },
         };
-        let inbox = self.inbox.as_mut().filter(|_| self.central);
+        let inbox = self.inbox.as_mut().filter(|_| self.central && self.phase >= Phase::Redistribute);
         let Some(inbox) = inbox else {
             return Err(from_master(ProtocolError::Unexpected(frame.kind)));
         };
@@ -537,6 +537,15 @@ impl Job {
             phase: self.phase,
             reason: format!("lost the link: {why}"),
         })
+    }
+
+    /// `error` as the user should read it (naming shipped inputs by their
+    /// paths on the master, not by their spool files).
+    pub(super) fn explain(&self, error: Error) -> Error {
+        match self.spool.as_ref() {
+            Some(spool) => spool.explain(error),
+            None => error,
+        }
     }
 
     /// Stops this job's compute.

@@ -385,6 +385,10 @@ impl Worker {
         if self.job.as_ref().is_some_and(|job| job.failed) {
             return;
         }
+        let error = match self.job.as_ref() {
+            Some(job) => job.explain(error),
+            None => error,
+        };
         tracing::warn!("job failed: {error}");
         let Some(master) = self.master else { return self.drop_job(false) };
         let _ = self.node.send(master, Kind::Abort, &message::Abort { reason: error.to_string() });

@@ -76,6 +76,20 @@ fn shipped_jobs_match_the_oracle_at_every_split_size() {
 }
 
 #[test]
+fn a_shipped_input_is_named_by_its_own_path_in_errors() {
+    let workers = [Worker::start()];
+    let dir = Dir::new();
+    let bad = dir.write("bad.txt", b"fine words \xff\xfe here");
+    let list = addrs(&workers);
+    let stderr = fails(
+        dir.cmd(&["master", "-q", "--ship", "--tokenizer", "alnum", "--workers", &list, bad.to_str().unwrap()]),
+        1,
+    );
+    assert!(stderr.contains(&format!("{}: invalid UTF-8 at byte offset 11", bad.display())), "{stderr}");
+    assert!(!stderr.contains("wordfreq-spool"), "{stderr}");
+}
+
+#[test]
 fn shipped_alnum_jobs_match_count() {
     let workers = [Worker::start(), Worker::start()];
     let dir = Dir::new();

@@ -103,3 +103,31 @@ fn usage_errors_exit_2() {
         assert!(!stderr.is_empty(), "{args:?} printed no reason");
     }
 }
+
+#[test]
+fn status_gives_up_on_a_peer_that_answers_too_slowly() {
+    // A peer that sends a valid hello, then one byte a second: status must
+    // give up at its deadline, not wait for every byte.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let drip = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.read_exact(&mut [0u8; 17]).unwrap();
+        let _ = peer.write_all(&[b'W', b'F', b'Q', VERSION, 1, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = peer.write_all(&[0xa0, 0x0f, 0, 0, 15]); // a Status frame of 4000 bytes
+        while stopped.recv_timeout(std::time::Duration::from_secs(1)).is_err() {
+            if peer.write_all(&[0]).is_err() {
+                break;
+            }
+        }
+    });
+    let dir = Dir::new();
+    let started = std::time::Instant::now();
+    let stderr = fails(dir.cmd(&["status", "--workers", &addr]), 1);
+    let took = started.elapsed();
+    stop.send(()).unwrap();
+    drip.join().unwrap();
+    assert!(stderr.contains("no answer within 5 s"), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(9), "status took {took:?}");
+}
