@@ -239,6 +239,22 @@ impl JobArgs {
         }
     }
 
+    /// Refuses a metrics file that is the output itself (the metrics would
+    /// silently replace the result).
+    fn check_destinations(&self) -> Result<()> {
+        let Some(metrics) = &self.metrics else { return Ok(()) };
+        let same = |a: &PathBuf, b: &PathBuf| {
+            a == b || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+        };
+        if same(metrics, &self.output) {
+            return Err(Error::Usage(format!(
+                "--metrics and --output both name {}: the metrics would replace the result",
+                metrics.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Prints the table and writes the metrics file after a successful job.
     fn report(&self, metrics: &JobMetrics) -> Result<()> {
         if let Some(path) = &self.metrics {
@@ -280,12 +296,14 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Count { threads, job } => {
             job.log.init();
+            job.check_destinations()?;
             let threads = positive("--threads", threads)?;
             let metrics = count::run_count(&job.config(Some(threads)), threads)?;
             job.report(&metrics)
         }
         Command::Run { workers, plan, job } => {
             job.log.init();
+            job.check_destinations()?;
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
@@ -295,6 +313,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Master { workers, hosts, ship, plan, job } => {
             job.log.init();
+            job.check_destinations()?;
             let workers = worker_list(workers, hosts)?;
             let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
             let metrics = master::run_job(&workers, &config, "master")?;

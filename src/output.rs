@@ -3,7 +3,9 @@
 //! stale-looking result. Dropping an uncommitted output removes the temporary.
 //!
 //! A target that is not a regular file — `-` (stdout), `/dev/null`, a pipe —
-//! cannot be replaced by renaming; it is written straight through.
+//! cannot be replaced by renaming; it is written straight through. A
+//! symbolic link is followed, as `sort -o` and shell redirection do: the
+//! file it points to is replaced, the link stays.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -20,8 +22,9 @@ pub struct Output {
 }
 
 enum State {
-    /// A regular file: written beside the target, renamed onto it at commit.
-    Atomic { temp: PathBuf, file: BufWriter<File> },
+    /// A regular file: written beside `dest` (the target with symbolic
+    /// links followed), renamed onto it at commit.
+    Atomic { temp: PathBuf, dest: PathBuf, file: BufWriter<File> },
     /// Stdout, a device or a pipe: written as it comes.
     Stream(BufWriter<Box<dyn Write + Send>>),
 }
@@ -56,13 +59,14 @@ impl Output {
             }
             _ => {}
         }
-        let name = target.file_name().ok_or_else(|| fail(std::io::Error::other("no file name")))?;
+        let dest = follow_links(target);
+        let name = dest.file_name().ok_or_else(|| fail(std::io::Error::other("no file name")))?;
         let mut temp_name = std::ffi::OsString::from(".");
         temp_name.push(name);
         temp_name.push(format!(".{}.partial", std::process::id()));
-        let temp = target.with_file_name(temp_name);
+        let temp = dest.with_file_name(temp_name);
         let file = OpenOptions::new().write(true).create_new(true).open(&temp).map_err(fail)?;
-        let state = Some(State::Atomic { temp, file: BufWriter::with_capacity(1 << 20, file) });
+        let state = Some(State::Atomic { temp, dest, file: BufWriter::with_capacity(1 << 20, file) });
         Ok(Output { target: target.to_path_buf(), state })
     }
 
@@ -81,12 +85,12 @@ impl Output {
     pub fn commit(mut self) -> Result<()> {
         let fail = |source| Error::Output { path: self.target.clone(), source };
         match self.state.take() {
-            Some(State::Atomic { temp, file }) => {
+            Some(State::Atomic { temp, dest, file }) => {
                 let done = file
                     .into_inner()
                     .map_err(|e| e.into_error())
                     .and_then(|f| f.sync_all())
-                    .and_then(|()| fs::rename(&temp, &self.target));
+                    .and_then(|()| fs::rename(&temp, &dest));
                 if done.is_err() {
                     let _ = fs::remove_file(&temp);
                 }
@@ -96,6 +100,19 @@ impl Output {
             None => Err(fail(std::io::Error::other("output already closed"))),
         }
     }
+}
+
+/// `path` with symbolic links followed to the file they name (which may not
+/// exist yet), relative links resolved against the link's directory.
+fn follow_links(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&path) {
+            Ok(next) => path = path.parent().map_or_else(|| next.clone(), |dir| dir.join(&next)),
+            Err(_) => break,
+        }
+    }
+    path
 }
 
 impl Drop for Output {
@@ -134,6 +151,28 @@ mod tests {
         out.write(b"discarded").unwrap();
         out.commit().unwrap();
         assert!(!fs::metadata("/dev/null").unwrap().is_file());
+    }
+
+    #[test]
+    fn a_symbolic_link_is_followed_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        fs::write(dir.path().join("real/out.txt"), "old").unwrap();
+        // link -> hop -> real/out.txt, the second link relative.
+        std::os::unix::fs::symlink(dir.path().join("hop"), dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink("real/out.txt", dir.path().join("hop")).unwrap();
+        let mut out = Output::create(&dir.path().join("link")).unwrap();
+        out.write(b"new").unwrap();
+        out.commit().unwrap();
+        assert!(fs::symlink_metadata(dir.path().join("link")).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(dir.path().join("hop")).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(dir.path().join("real/out.txt")).unwrap(), b"new");
+        // A link to a file that does not exist yet creates it, as `>` does.
+        std::os::unix::fs::symlink("real/new.txt", dir.path().join("dangling")).unwrap();
+        let out = Output::create(&dir.path().join("dangling")).unwrap();
+        out.commit().unwrap();
+        assert!(dir.path().join("real/new.txt").is_file());
+        assert!(fs::symlink_metadata(dir.path().join("dangling")).unwrap().file_type().is_symlink());
     }
 
     #[test]

@@ -247,3 +247,15 @@ fn the_central_plan_survives_a_full_merger_in_shuffle_1() {
     ok(master);
     assert!(dir.read("central.txt") == dir.read("count.txt"), "central result differs from count");
 }
+
+#[test]
+fn metrics_and_output_may_not_be_the_same_file() {
+    let dir = Dir::new();
+    dir.write("in.txt", "a b a");
+    dir.write("x", "previous result");
+    let stderr = fails(dir.cmd(&["count", "-q", "--metrics", "x", "-o", "x", "in.txt"]), 2);
+    assert!(stderr.contains("both name x"), "{stderr}");
+    assert_eq!(dir.read("x"), b"previous result");
+    let stderr = fails(dir.cmd(&["count", "-q", "--metrics", "./x", "-o", "x", "in.txt"]), 2);
+    assert!(stderr.contains("both name"), "{stderr}");
+}
