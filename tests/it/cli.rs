@@ -259,3 +259,36 @@ fn metrics_and_output_may_not_be_the_same_file() {
     let stderr = fails(dir.cmd(&["count", "-q", "--metrics", "./x", "-o", "x", "in.txt"]), 2);
     assert!(stderr.contains("both name"), "{stderr}");
 }
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_leaves_the_old_result() {
+    // A 64 KiB tmpfs, mounted in a private mount namespace (root only).
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs none /mnt"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: this process may not create mount namespaces (unshare --mount needs root)");
+        return;
+    }
+    let dir = Dir::new();
+    let full = dir.join("full");
+    std::fs::create_dir(&full).unwrap();
+    let kjv = data("kjvbible.txt");
+    let script = format!(
+        "mount -t tmpfs -o size=64k none '{full}' && echo previous > '{full}/out.txt' && \
+         '{bin}' count -q -o '{full}/out.txt' '{kjv}'; echo \"exit=$?\"; cat '{full}/out.txt'; ls -A '{full}'",
+        full = full.display(),
+        bin = crate::util::BIN,
+        kjv = kjv.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "exit=1\nprevious\nout.txt\n", "stderr: {stderr}");
+    assert!(
+        stderr.contains("cannot write output") && stderr.contains("out.txt") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+}
