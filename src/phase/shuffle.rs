@@ -121,6 +121,9 @@ pub fn merge<T: Absorb>(
 ) -> Result<Received<T>> {
     let mut got = vec![(0u64, 0u64); workers];
     let mut ended = vec![false; workers];
+    // Occurrences absorbed from peers: checked, so that counts a peer claims
+    // can never overflow a count in the table (each is at most this sum).
+    let mut absorbed = 0u64;
     while !ended.iter().all(|&e| e) {
         let item = inbox.recv().map_err(|_| Error::Cancelled)?;
         after_item();
@@ -129,6 +132,11 @@ pub fn merge<T: Absorb>(
                 let batch = message::access::<ArchivedWordBatch>(Kind::WordBatch, &payload)
                     .and_then(|b| if ended[from] { Err(ProtocolError::Unexpected(Kind::WordBatch)) } else { Ok(b) })
                     .map_err(|error| peer_error(from, error))?;
+                absorbed = batch
+                    .counts
+                    .iter()
+                    .try_fold(absorbed, |sum, c| sum.checked_add(c.to_native()))
+                    .ok_or_else(|| peer_error(from, ProtocolError::InvalidArchive(Kind::WordBatch)))?;
                 let mut words = 0;
                 for (word, count) in batch.records().map_err(|error| peer_error(from, error))? {
                     table.absorb(word, count);
@@ -276,6 +284,17 @@ pub mod tests {
         };
         assert_eq!(check_delivered(Phase::Shuffle1, &[node(3, 9, 1, 4), node(1, 4, 3, 9)]).unwrap(), (4, 13));
         assert!(check_delivered(Phase::Shuffle1, &[node(3, 9, 1, 4), node(1, 4, 3, 8)]).is_err());
+    }
+
+    #[test]
+    fn merge_refuses_counts_that_would_overflow() {
+        let (tx, rx) = channel();
+        let mut b = WordBatch::default();
+        b.push(b"a", u64::MAX);
+        tx.send(Inbound::Batch { from: 1, payload: payload(Kind::WordBatch, &b) }).unwrap();
+        tx.send(Inbound::Batch { from: 1, payload: payload(Kind::WordBatch, &b) }).unwrap();
+        let err = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap_err();
+        assert!(matches!(err, Error::Protocol { .. }), "{err}");
     }
 
     #[test]

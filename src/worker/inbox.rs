@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
 use super::node::{Computed, MERGER_BOUND, Node, ToLoop};
+use crate::error::Error;
 use crate::net::{Reactor, Token};
 use crate::phase::Phase;
 use crate::phase::shuffle::{self, Absorb, Inbound, Received};
@@ -43,9 +44,21 @@ impl Inbox {
             .name(format!("wordfreq-merge-{}", phase.name()))
             .spawn(move || {
                 let woken = handoff.clone();
-                let msg = match shuffle::merge(phase, rank, workers, table, rx, || woken.wake()) {
-                    Ok(received) => ToLoop::Computed { job, result: wrap(received) },
-                    Err(error) => ToLoop::Failed { job, error },
+                // A merger that panics fails the job; it must never look
+                // like a shuffle still in progress.
+                let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    shuffle::merge(phase, rank, workers, table, rx, || woken.wake())
+                }));
+                let msg = match merged {
+                    Ok(Ok(received)) => ToLoop::Computed { job, result: wrap(received) },
+                    Ok(Err(error)) => ToLoop::Failed { job, error },
+                    Err(_) => ToLoop::Failed {
+                        job,
+                        error: Error::io(
+                            format!("the merger of {phase} stopped"),
+                            std::io::Error::other("it panicked"),
+                        ),
+                    },
                 };
                 let _ = handoff.send(msg);
             })
