@@ -43,6 +43,9 @@ use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
 /// before the first retry (doubled after each).
 const BIND_ATTEMPTS: u32 = 6;
 const BIND_BACKOFF: Duration = Duration::from_millis(250);
+/// How long a master that said hello has to send its job spec (a master
+/// sends it once every worker has answered, within its 10 s connect limit).
+const JOB_SPEC_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Binds `listen`, prints `listening on HOST:PORT` on stdout, and serves
 /// jobs until the process is killed.
@@ -73,6 +76,7 @@ pub fn serve(listen: &str, threads: usize) -> Result<()> {
         threads,
         started: Instant::now(),
         jobs_served: 0,
+        job_spec_due: None,
     };
     worker.run()
 }
@@ -130,6 +134,8 @@ struct Worker {
     job: Option<Job>,
     /// Bytes tokenized since the last progress frame.
     progress: u64,
+    /// When the linked master must have sent its job spec.
+    job_spec_due: Option<Instant>,
     /// For `status`: compute threads, start time, jobs completed.
     threads: usize,
     started: Instant,
@@ -140,10 +146,12 @@ impl Worker {
     fn run(&mut self) -> Result<()> {
         let mut events = Vec::new();
         loop {
-            self.node.reactor.poll(None, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
+            let timeout = self.job_spec_due.map(|due| due.saturating_duration_since(Instant::now()));
+            self.node.reactor.poll(timeout, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
             for event in events.drain(..) {
                 self.on_net(event);
             }
+            self.check_job_spec_due();
             if let Some(job) = self.job.as_mut() {
                 job.feed_inbox(&mut self.node.reactor);
             }
@@ -198,6 +206,7 @@ impl Worker {
         if self.master.is_none() {
             tracing::debug!("master {addr} connected");
             self.master = Some(token);
+            self.job_spec_due = Some(Instant::now() + JOB_SPEC_DEADLINE);
             self.node.reactor.watch(token);
         } else {
             tracing::warn!("refusing master {addr}: busy with another job");
@@ -205,6 +214,24 @@ impl Worker {
             let _ = self.node.send(token, Kind::Abort, &message::Abort { reason });
             self.node.reactor.close_gracefully(token);
         }
+    }
+
+    /// A master that said hello but sent no job spec in time is let go, so
+    /// that it cannot keep every other master out.
+    fn check_job_spec_due(&mut self) {
+        if self.job.is_some() || self.master.is_none() {
+            self.job_spec_due = None;
+            return;
+        }
+        let (Some(due), Some(master)) = (self.job_spec_due, self.master) else { return };
+        if Instant::now() < due {
+            return;
+        }
+        let addr = self.node.reactor.addr(master);
+        tracing::warn!("closing master {addr:?}: no job spec within {} s", JOB_SPEC_DEADLINE.as_secs());
+        self.node.reactor.close(master);
+        self.master = None;
+        self.job_spec_due = None;
     }
 
     /// Answers `wordfreq status`: a hello, one `Status` frame, then close.

@@ -99,3 +99,21 @@ fn run_leaves_no_worker_behind_when_the_job_fails() {
     assert_eq!(processes_marked(&marker), Vec::<String>::new());
     assert!(!dir.join("resultats.txt").exists());
 }
+
+#[test]
+fn a_master_that_never_sends_a_job_is_let_go() {
+    use std::io::{Read, Write};
+    let workers = [Worker::start()];
+    let mut silent = std::net::TcpStream::connect(&workers[0].addr).unwrap();
+    silent
+        .write_all(&[b'W', b'F', b'Q', wordfreq::wire::hello::VERSION, 0, 255, 255, 255, 255, 3, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    // The worker answers with its hello, then closes the link at its deadline.
+    let _ = silent.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(rest.len() >= 17, "no hello: {rest:?}");
+    assert!(waited >= std::time::Duration::from_secs(25) && waited < std::time::Duration::from_secs(60), "{waited:?}");
+    assert_serves(&workers);
+}
