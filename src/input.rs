@@ -96,11 +96,17 @@ fn input_error(path: &Path, reason: String) -> Error {
     Error::Input { path: path.to_path_buf(), reason }
 }
 
+/// The most splits a job is cut into (beyond one per file boundary).
+pub const MAX_SPLITS: u64 = 1 << 16;
+
 /// Cuts the files into splits of at most `split_size` bytes and gives each of
 /// `workers` a contiguous share of the bytes, as equal as a byte allows.
 pub fn assign(files: &[InputFile], workers: usize, split_size: u64) -> Vec<Vec<Split>> {
-    let split_size = split_size.max(1);
     let total: u64 = files.iter().map(|f| f.len).sum();
+    // A tiny split size on a large input would make millions of splits (and
+    // job specs of hundreds of MB): the size is raised so a job has at most
+    // about MAX_SPLITS, plus one per file boundary.
+    let split_size = split_size.max(total.div_ceil(MAX_SPLITS)).max(1);
     let share_end = |r: usize| (total as u128 * r as u128 / workers as u128) as u64;
     let mut plan = vec![Vec::new(); workers];
     let mut file_start = 0u64; // global offset of the current file's first byte
@@ -195,7 +201,7 @@ mod tests {
                         let bytes: u64 = splits.iter().map(Split::len).sum();
                         assert!(bytes.abs_diff(total / workers as u64) <= 1, "{lens:?} {workers} {size}");
                         for s in splits {
-                            assert!(!s.is_empty() && s.len() <= size);
+                            assert!(!s.is_empty() && s.len() <= size.max(total.div_ceil(MAX_SPLITS)));
                             for b in s.start..s.end {
                                 let seen = &mut covered[s.file as usize][b as usize];
                                 assert!(!*seen);
@@ -207,6 +213,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_tiny_split_size_on_a_large_input_is_raised() {
+        let inputs = files(&[30_000_000, 5]);
+        let plan = assign(&inputs, 3, 1);
+        let splits: usize = plan.iter().map(Vec::len).sum();
+        assert!(splits as u64 <= MAX_SPLITS + 2 * 3, "{splits} splits");
+        let bytes: u64 = plan.iter().flatten().map(Split::len).sum();
+        assert_eq!(bytes, 30_000_005);
     }
 
     #[test]
