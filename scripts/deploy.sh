@@ -161,6 +161,17 @@ worker_addr() {
 }
 
 # The ssh command line: SSH_OPTS first (the first value of an option wins).
+# Prints the table's header; sets `width` (the caller's local) to the
+# widest host name, for the rows.
+table_header() {
+  local h
+  width=4
+  for h in "${hosts[@]}"; do
+    ((${#h} <= width)) || width=${#h}
+  done
+  printf '%-*s  %s\n' "$width" HOST STATE
+}
+
 ssh_command() {
   local -a extra=()
   local known
@@ -454,12 +465,9 @@ deploy_main() {
   if [[ -n $secret_file ]]; then secret_bytes=$(wc -c <"$secret_file"); fi
   make_tmp
 
-  local i width=4 failed=0 state addr
+  local i width failed=0 state addr
   local -a ok=()
-  for i in "${!hosts[@]}"; do
-    ((${#hosts[i]} <= width)) || width=${#hosts[i]}
-  done
-  printf '%-*s  %s\n' "$width" HOST STATE
+  table_header
   for i in "${!hosts[@]}"; do
     if ((i > 0)) && [[ $pace != 0 ]]; then sleep "$pace"; fi
     if deploy_host "$i"; then

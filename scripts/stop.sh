@@ -26,11 +26,8 @@ stop_main() {
   ssh_command
   make_tmp
 
-  local i width=4 failed=0 rc state
-  for i in "${!hosts[@]}"; do
-    ((${#hosts[i]} <= width)) || width=${#hosts[i]}
-  done
-  printf '%-*s  %s\n' "$width" HOST STATE
+  local i width failed=0 rc state
+  table_header
   for i in "${!hosts[@]}"; do
     if ((i > 0)) && [[ $pace != 0 ]]; then sleep "$pace"; fi
     rc=0

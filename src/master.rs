@@ -332,9 +332,7 @@ impl Master {
         let Some(feed) = self.feed.as_mut() else {
             return Ok(());
         };
-        for link in &self.links {
-            let rank = self.by_token.get(&link.token).copied();
-            let Some(rank) = rank else { continue };
+        for (rank, link) in self.links.iter().enumerate().filter(|(_, l)| l.open) {
             while self.reactor.queued(link.token) < FEED_QUEUE {
                 let Some(frame) = feed.next_frame(rank)? else { break };
                 self.reactor.send(link.token, frame);

@@ -135,7 +135,7 @@ impl Gather {
         let bounds: Vec<usize> = (0..=workers).map(|r| n * r / workers).collect();
         let shares = bounds.windows(2).map(|w| (w[1] - w[0]) as u64).collect();
         let next = bounds[..workers].to_vec();
-        (Ranges { entries: self.entries, next, bounds, ended: vec![false; workers] }, shares)
+        (Ranges { entries: self.entries, next, bounds, words: vec![0; workers], ended: vec![false; workers] }, shares)
     }
 }
 
@@ -146,6 +146,8 @@ pub struct Ranges {
     /// The next entry to send to each rank, and where each range ends.
     next: Vec<usize>,
     bounds: Vec<usize>,
+    /// Occurrences sent to each rank so far, for its end-of-stream.
+    words: Vec<u64>,
     ended: Vec<bool>,
 }
 
@@ -161,6 +163,7 @@ impl Ranges {
         while self.next[rank] < end && batch.wire_bytes() < BATCH_BYTES {
             if let Some((word, count)) = self.entries.get(self.next[rank]) {
                 batch.push(word, count);
+                self.words[rank] += count;
             }
             self.next[rank] += 1;
         }
@@ -168,9 +171,7 @@ impl Ranges {
             return message::encode(Kind::WordBatch, &batch).map(Some);
         }
         self.ended[rank] = true;
-        let records = (end - start) as u64;
-        let words = (start..end).filter_map(|i| self.entries.get(i)).map(|(_, c)| c).sum();
-        let eos = EndOfStream { phase: Phase::Shuffle2.code(), records, words };
+        let eos = EndOfStream { phase: Phase::Shuffle2.code(), records: (end - start) as u64, words: self.words[rank] };
         message::encode(Kind::EndOfStream, &eos).map(Some)
     }
 

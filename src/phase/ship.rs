@@ -125,11 +125,6 @@ impl Shipper {
         let (chunks, bytes) = self.sent[rank];
         Ok(Some(message::encode(Kind::ShipEnd, &ShipEnd { chunks, bytes })?))
     }
-
-    /// Bytes of file data sent to every worker so far.
-    pub fn bytes_sent(&self) -> u64 {
-        self.sent.iter().map(|s| s.1).sum()
-    }
 }
 
 /// What one read produced.
