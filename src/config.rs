@@ -30,6 +30,22 @@ pub struct JobConfig {
     pub redistribute: Redistribute,
 }
 
+impl JobConfig {
+    /// A job over `inputs` with every setting at its default.
+    pub fn new(inputs: Vec<PathBuf>) -> JobConfig {
+        JobConfig {
+            inputs,
+            output: PathBuf::from(DEFAULT_OUTPUT),
+            tokenizer: Tokenizer::WhitespaceLower,
+            split_size: DEFAULT_SPLIT_SIZE,
+            threads: None,
+            progress: false,
+            ship: false,
+            redistribute: Redistribute::Histogram,
+        }
+    }
+}
+
 /// Parses a byte size: a number with an optional `K`, `M` or `G` suffix
 /// (binary multiples), e.g. `64K`, `8M`, `1G`, `4096`.
 pub fn parse_size(text: &str) -> Result<u64, String> {

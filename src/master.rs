@@ -177,7 +177,7 @@ impl Master {
         self.start(Phase::Init);
         self.connect(workers)?;
         let plan = input::assign(files, workers.len(), job.split_size);
-        let specs = init::job_specs(self.job_id, files, &plan, workers, job.tokenizer, (job.ship, job.redistribute));
+        let specs = init::job_specs(self.job_id, files, &plan, workers, job);
         for (rank, spec) in specs.iter().enumerate() {
             self.send(rank, Kind::JobSpec, spec)?;
         }

@@ -11,6 +11,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::config::JobConfig;
 use crate::counts::hash_fingerprint;
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
@@ -26,8 +27,7 @@ pub fn job_specs(
     files: &[InputFile],
     plan: &[Vec<Split>],
     peers: &[String],
-    tokenizer: Tokenizer,
-    (ship, redistribute): (bool, Redistribute),
+    job: &JobConfig,
 ) -> Vec<JobSpec> {
     plan.iter()
         .enumerate()
@@ -49,12 +49,12 @@ pub fn job_specs(
                 job_id,
                 rank: rank as u32,
                 peers: peers.to_vec(),
-                tokenizer: tokenizer.code(),
+                tokenizer: job.tokenizer.code(),
                 hash_fingerprint: hash_fingerprint(),
                 files: own,
                 splits,
-                ship,
-                redistribute: redistribute.code(),
+                ship: job.ship,
+                redistribute: job.redistribute.code(),
             }
         })
         .collect()
@@ -162,7 +162,7 @@ mod tests {
             (0..6).map(|i| InputFile { path: format!("/data/f{i}").into(), len: 10 * (i + 1) }).collect();
         let plan = input::assign(&files, 3, 7);
         let peers: Vec<String> = (0..3).map(|r| format!("127.0.0.1:{}", 7000 + r)).collect();
-        let specs = job_specs(9, &files, &plan, &peers, Tokenizer::Whitespace, (false, Redistribute::Histogram));
+        let specs = job_specs(9, &files, &plan, &peers, &JobConfig::new(vec!["/data".into()]));
         for (spec, splits) in specs.iter().zip(&plan) {
             assert!(spec.files.len() < files.len());
             assert_eq!(spec.splits.len(), splits.len());
