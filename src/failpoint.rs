@@ -1,10 +1,21 @@
-//! Crash hooks for fault tests. With `WORDFREQ_CRASH_AT=ROLE:PHASE` in its
-//! environment (e.g. `worker:shuffle2`, `master:sort_output`), a process
-//! exits abruptly, without closing anything, when it starts that phase —
-//! the same as a crash or a `kill -9` at a known point, with no timing
-//! involved. Unset, the hook costs one environment lookup per process.
+//! Hooks for fault tests, each set by an environment variable and costing
+//! one environment lookup per process when unset.
+//!
+//! - `WORDFREQ_CRASH_AT=ROLE:PHASE` (e.g. `worker:shuffle2`,
+//!   `master:sort_output`): the process exits abruptly, without closing
+//!   anything, when it starts that phase — the same as a crash or a
+//!   `kill -9` at a known point, with no timing involved.
+//! - `WORDFREQ_PAUSE_READING=DIR`: the first time the process is about to
+//!   read a mapped input, it writes the input's path and a newline into the
+//!   FIFO `DIR/paused`, then waits until the FIFO `DIR/resume` has been
+//!   opened for writing and closed. Meanwhile a test can truncate, grow or
+//!   delete the file: a change under a running job at a known point.
 
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::phase::Phase;
 
@@ -21,4 +32,21 @@ pub fn crash_point(role: &str, phase: Phase) {
         eprintln!("wordfreq: crashing at {role}:{phase} as WORDFREQ_CRASH_AT asks");
         std::process::exit(CRASH_STATUS);
     }
+}
+
+/// Waits, once per process, while a test changes the input at `path` (see
+/// the module documentation). Errors are ignored: this only serves tests.
+pub fn pause_reading(path: &Path) {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static PAUSED: AtomicBool = AtomicBool::new(false);
+    let Some(dir) = DIR.get_or_init(|| std::env::var_os("WORDFREQ_PAUSE_READING").map(PathBuf::from)) else {
+        return;
+    };
+    if PAUSED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Ok(mut paused) = std::fs::OpenOptions::new().write(true).open(dir.join("paused")) {
+        let _ = paused.write_all(&[path.as_os_str().as_bytes(), b"\n"].concat());
+    }
+    let _ = std::fs::read(dir.join("resume"));
 }

@@ -1,19 +1,24 @@
-//! Inputs: resolving the paths a user gave into files, cutting those files
-//! into byte-range splits balanced across workers, and memory-mapping a file
-//! for reading (one of the crate's few `unsafe` blocks, each with its
-//! SAFETY note: this one, `run`'s code between fork and exec, and
-//! `metrics::process_cpu_s`).
+//! Inputs: resolving the paths a user gave into files and cutting those
+//! files into byte-range splits balanced across workers. Reading a split's
+//! file is `map` (memory-mapped, with a file that shrinks meanwhile caught
+//! by `sigbus`).
+//!
+//! The crate's `unsafe` blocks, each with its SAFETY note: mapping a file
+//! (`map`), the SIGBUS handler and its installation (`sigbus`), `run`'s code
+//! between fork and exec, and `metrics::process_cpu_s`.
 //!
 //! A split owns every word that starts inside it (see `tokenize`), so splits
 //! may be cut at any byte.
 
+mod map;
+mod sigbus;
+
 use std::fs::{self, File};
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use memmap2::{Advice, Mmap, MmapOptions};
-
 use crate::error::{Error, Result};
+
+pub use map::{Mapped, check, map};
 
 /// One regular file to read, with the length it had when the job was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,59 +130,6 @@ pub fn assign(files: &[InputFile], workers: usize, split_size: u64) -> Vec<Vec<S
         file_start = file_end;
     }
     plan
-}
-
-/// A file's bytes, memory-mapped (an empty file maps to an empty slice).
-#[derive(Debug)]
-pub struct Mapped {
-    map: Option<Mmap>,
-}
-
-impl Deref for Mapped {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
-    }
-}
-
-/// Checks that `file` can be opened and still has the planned length.
-pub fn check(file: &InputFile) -> Result<()> {
-    open_checked(file).map(drop)
-}
-
-fn open_checked(file: &InputFile) -> Result<File> {
-    let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
-    let len = handle.metadata().map_err(|e| input_error(&file.path, e.to_string()))?.len();
-    if len != file.len {
-        return Err(input_error(
-            &file.path,
-            format!("its size changed from {} to {len} bytes during the job", file.len),
-        ));
-    }
-    Ok(handle)
-}
-
-/// Maps `file` for reading and checks it still has the planned length.
-///
-/// # Safety of the mapping
-///
-/// A mapped file that another process truncates or rewrites while we read it
-/// can change under us (or raise SIGBUS). Like ripgrep, we accept that risk
-/// for inputs a user hands us to read once; the length check catches the
-/// common case of a file that changed between planning and reading.
-pub fn map(file: &InputFile) -> Result<Mapped> {
-    let handle = open_checked(file)?;
-    if file.len == 0 {
-        return Ok(Mapped { map: None });
-    }
-    // SAFETY: the file is opened read-only and mapped privately for reading;
-    // see the function's documentation for concurrent modification.
-    let map = unsafe { MmapOptions::new().map(&handle) }
-        .map_err(|e| input_error(&file.path, format!("cannot map it into memory: {e}")))?;
-    // Advice is only a hint; a kernel that ignores it changes nothing.
-    let _ = map.advise(Advice::Sequential);
-    Ok(Mapped { map: Some(map) })
 }
 
 #[cfg(test)]

@@ -142,8 +142,8 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
     if range.handle.is_none() {
         let handle = File::open(&range.path).map_err(|e| fail(e.to_string()))?;
         let len = handle.metadata().map_err(|e| fail(e.to_string()))?.len();
-        if len != range.len {
-            return Err(fail(format!("its size changed from {} to {len} bytes during the job", range.len)));
+        if len < range.len {
+            return Err(fail(format!("it changed before it was read (it shrank from {} to {len} bytes)", range.len)));
         }
         range.handle = Some(handle);
     }
@@ -153,7 +153,12 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
     buffer.resize(want, 0);
     let offset = range.pos;
     if let Some(handle) = range.handle.as_ref() {
-        handle.read_exact_at(buffer, offset).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        handle.read_exact_at(buffer, offset).map_err(|e| match handle.metadata() {
+            Ok(meta) if meta.len() < range.len => {
+                fail(format!("it changed while being read (it shrank from {} to {} bytes)", range.len, meta.len()))
+            }
+            _ => fail(format!("cannot read it: {e}")),
+        })?;
     }
     let mut bytes = want;
     let mut finished = false;

@@ -36,8 +36,8 @@ fn read_split(
     read: impl FnOnce(&[u8], Range<usize>) -> Result<(), InvalidUtf8>,
 ) -> Result<()> {
     let file = &files[split.file as usize];
-    let data = input::map(file)?;
-    read(&data, split.start as usize..split.end as usize)
+    input::map(file)?
+        .read(|data| read(data, split.start as usize..split.end as usize))?
         .map_err(|bad| Error::NotUtf8 { path: file.path.clone(), offset: bad.offset as u64 })
 }
 

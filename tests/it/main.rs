@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod balance;
+mod changing;
 mod cli;
 mod correctness;
 mod faults;
