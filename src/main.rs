@@ -3,7 +3,7 @@
 //! the exit code (0 success, 1 failure, 2 bad arguments).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
 use wordfreq::metrics::JobMetrics;
+use wordfreq::output::Output;
 use wordfreq::phase::central::Redistribute;
 use wordfreq::tokenize::Tokenizer;
 use wordfreq::{Error, Result, count, master, run, status, worker};
@@ -239,32 +240,56 @@ impl JobArgs {
         }
     }
 
-    /// Refuses a metrics file that is the output itself (the metrics would
-    /// silently replace the result).
-    fn check_destinations(&self) -> Result<()> {
-        let Some(metrics) = &self.metrics else { return Ok(()) };
-        let same = |a: &PathBuf, b: &PathBuf| {
-            a == b || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
-        };
-        if same(metrics, &self.output) {
+    /// Checks where the job's files go before any work: a metrics file that
+    /// is the output itself is refused (the metrics would silently replace
+    /// the result), and the metrics file's temporary is created beside it
+    /// now, so a missing or unwritable directory fails at once rather than
+    /// after the job. (The output is opened the same way by the drivers,
+    /// before they read any input.)
+    fn open_metrics(&self) -> Result<Option<Output>> {
+        let Some(metrics) = &self.metrics else { return Ok(None) };
+        if same_file(metrics, &self.output) {
             return Err(Error::Usage(format!(
                 "--metrics and --output both name {}: the metrics would replace the result",
                 metrics.display()
             )));
         }
-        Ok(())
+        Output::create(metrics).map(Some).map_err(metrics_error)
     }
 
     /// Prints the table and writes the metrics file after a successful job.
-    fn report(&self, metrics: &JobMetrics) -> Result<()> {
-        if let Some(path) = &self.metrics {
-            metrics.write_json(path)?;
+    fn report(&self, metrics: &JobMetrics, file: Option<Output>) -> Result<()> {
+        if let Some(mut file) = file {
+            file.write(&metrics.to_json()?).and_then(|()| file.commit()).map_err(metrics_error)?;
         }
         if !self.log.quiet {
             eprint!("{}", metrics.table());
         }
         Ok(())
     }
+}
+
+/// An output error on the metrics file, said as such.
+fn metrics_error(error: Error) -> Error {
+    match error {
+        Error::Output { path, source } => Error::io(format!("cannot write metrics {}", path.display()), source),
+        other => other,
+    }
+}
+
+/// Whether two paths name one file, whether it exists yet or not (the
+/// directory is compared once resolved, then the name).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolved = |p: &Path| {
+        std::fs::canonicalize(p).ok().or_else(|| {
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+        })
+    };
+    a == b || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn main() -> ExitCode {
@@ -296,28 +321,28 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Count { threads, job } => {
             job.log.init();
-            job.check_destinations()?;
+            let file = job.open_metrics()?;
             let threads = positive("--threads", threads)?;
             let metrics = count::run_count(&job.config(Some(threads)), threads)?;
-            job.report(&metrics)
+            job.report(&metrics, file)
         }
         Command::Run { workers, plan, job } => {
             job.log.init();
-            job.check_destinations()?;
+            let file = job.open_metrics()?;
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
             let config = JobConfig { redistribute: plan.redistribute, ..job.config(Some(threads)) };
             let metrics = run::run_local(workers, threads, &config, &job.log.flags())?;
-            job.report(&metrics)
+            job.report(&metrics, file)
         }
         Command::Master { workers, hosts, ship, plan, job } => {
             job.log.init();
-            job.check_destinations()?;
             let workers = worker_list(workers, hosts)?;
+            let file = job.open_metrics()?;
             let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
             let metrics = master::run_job(&workers, &config, "master")?;
-            job.report(&metrics)
+            job.report(&metrics, file)
         }
         Command::Plot(plot) => {
             LogArgs { quiet: false, verbose: 0 }.init();

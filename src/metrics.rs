@@ -3,9 +3,6 @@
 //! the job's parameters. Printed as a short table on stderr and written as
 //! JSON with `--metrics FILE`; the Amdahl scripts and benches read the JSON.
 
-use std::io::Write;
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::config::JobConfig;
@@ -141,12 +138,12 @@ impl JobMetrics {
         }
     }
 
-    /// Writes the metrics as pretty JSON.
-    pub fn write_json(&self, path: &Path) -> Result<()> {
-        let fail = |source| Error::Io { context: format!("cannot write metrics to {}", path.display()), source };
-        let json = serde_json::to_vec_pretty(self).map_err(|e| fail(e.into()))?;
-        let mut file = std::fs::File::create(path).map_err(fail)?;
-        file.write_all(&json).and_then(|()| file.write_all(b"\n")).map_err(fail)
+    /// The metrics as pretty JSON, with a final newline.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        let mut json = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io("cannot encode the metrics as JSON", std::io::Error::other(e)))?;
+        json.push(b'\n');
+        Ok(json)
     }
 
     /// The per-phase table printed at the end of a job.

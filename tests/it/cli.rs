@@ -292,3 +292,31 @@ fn a_full_disk_is_a_clear_error_and_leaves_the_old_result() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unwritable_metrics_destination_fails_before_any_work() {
+    // Regression (issue 11 §5): `--metrics nodir/m.json` ran the whole job,
+    // replaced the output, then failed.
+    let worker = Worker::start();
+    let dir = Dir::new();
+    dir.write("in.txt", "a b a");
+    std::fs::create_dir(dir.join("adir")).unwrap();
+    for mode in [&["count"][..], &["run", "-w", "2"], &["master", "--workers", &worker.addr]] {
+        for (metrics, cause) in
+            [("nodir/m.json", "cannot write metrics nodir/m.json"), ("adir", "adir: it is a directory")]
+        {
+            let mut args = mode.to_vec();
+            args.extend(["--metrics", metrics, "-o", "out.txt", "in.txt"]);
+            assert_fails_cleanly(&dir, &args, cause);
+        }
+    }
+    // A metrics file that exists keeps its old content when the job fails.
+    dir.write("m.json", "old metrics");
+    fails(dir.cmd(&["count", "--metrics", "m.json", "-o", "out.txt", "missing.txt"]), 1);
+    assert_eq!(dir.read("m.json"), b"old metrics");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 4, "a temporary was left behind: {names:?}");
+    // --metrics and -o naming one file that does not exist yet.
+    let stderr = fails(dir.cmd(&["count", "-q", "--metrics", "./fresh", "-o", "fresh", "in.txt"]), 2);
+    assert!(stderr.contains("both name"), "{stderr}");
+}
