@@ -24,6 +24,7 @@
 //! [`input`], counted in [`counts`], ordered by [`order`]; [`metrics`] and
 //! [`progress`] report on the job.
 
+pub mod addrs;
 pub mod config;
 pub mod count;
 pub mod counts;

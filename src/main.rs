@@ -14,7 +14,7 @@ use wordfreq::metrics::JobMetrics;
 use wordfreq::output::Output;
 use wordfreq::phase::central::Redistribute;
 use wordfreq::tokenize::Tokenizer;
-use wordfreq::{Error, Result, count, master, run, status, worker};
+use wordfreq::{Error, Result, addrs, count, master, run, status, worker};
 
 /// Count the words of large text collections and write them sorted by
 /// frequency, on one machine or across many.
@@ -60,8 +60,9 @@ enum Command {
     /// filesystem in a lab; trivially true on one machine), unless --ship
     /// sends the bytes.
     Master {
-        /// Worker addresses in rank order, comma separated (HOST:PORT,...).
-        #[arg(long, value_name = "ADDR,...", value_delimiter = ',', required_unless_present = "hosts")]
+        /// Worker addresses in rank order, comma separated (HOST:PORT,...;
+        /// spaces after the commas are fine).
+        #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
         workers: Vec<String>,
         /// A file with one worker address per line (# starts a comment).
         #[arg(long, value_name = "FILE", conflicts_with = "workers")]
@@ -85,7 +86,7 @@ enum Command {
     /// answered, 1 otherwise.
     Status {
         /// Worker addresses, comma separated (HOST:PORT,...).
-        #[arg(long, value_name = "ADDR,...", value_delimiter = ',', required_unless_present = "hosts")]
+        #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
         workers: Vec<String>,
         /// A file with one worker address per line (# starts a comment).
         #[arg(long, value_name = "FILE", conflicts_with = "workers")]
@@ -293,7 +294,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(addrs::join_spaced_lists(std::env::args_os()));
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         // `wordfreq ... -o - | head`: the reader has what it wanted.
@@ -338,7 +339,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Master { workers, hosts, ship, plan, job } => {
             job.log.init();
-            let workers = worker_list(workers, hosts)?;
+            let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             let file = job.open_metrics()?;
             let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
             let metrics = master::run_job(&workers, &config, "master")?;
@@ -362,7 +363,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Status { workers, hosts, wait, log } => {
             log.init();
-            let workers = worker_list(workers, hosts)?;
+            let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             if !(0.0..=86_400.0).contains(&wait) {
                 return Err(Error::Usage(format!("--wait {wait}: give a number of seconds from 0 to 86400")));
             }
@@ -389,29 +390,4 @@ fn execute(command: Command) -> Result<()> {
             }
         }
     }
-}
-
-/// The workers named by `--workers` or, when given, by `--hosts FILE`.
-fn worker_list(workers: Vec<String>, hosts: Option<PathBuf>) -> Result<Vec<String>> {
-    match hosts {
-        Some(file) => read_hosts(&file),
-        None => Ok(workers),
-    }
-}
-
-/// Worker addresses from a hosts file: one per line, blank lines and
-/// `#` comments ignored.
-fn read_hosts(path: &PathBuf) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read hosts file {}: {e}", path.display())))?;
-    let hosts: Vec<String> = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    if hosts.is_empty() {
-        return Err(Error::Usage(format!("hosts file {} lists no worker", path.display())));
-    }
-    Ok(hosts)
 }

@@ -5,8 +5,8 @@
 //! failing, a broken frame, a failed check — aborts the job on every worker
 //! and leaves no output behind.
 
-use std::collections::{HashMap, HashSet};
-use std::net::ToSocketAddrs;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::JobConfig;
@@ -45,10 +45,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
     if workers.is_empty() {
         return Err(Error::Usage("no workers given".into()));
     }
-    let mut seen = HashSet::new();
-    if let Some(twice) = workers.iter().find(|w| !seen.insert(w.as_str())) {
-        return Err(Error::Usage(format!("worker {twice} is listed twice")));
-    }
+    let resolved = crate::addrs::resolve(workers)?;
     let clock = Instant::now();
     let files = input::resolve(&job.inputs)?;
     let output = Output::create(&job.output)?;
@@ -73,7 +70,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         gather: None,
         ranges: None,
     };
-    let result = master.run(workers, &files, job);
+    let result = master.run(workers, &resolved, &files, job);
     master.progress.finish();
     let (total_words, distinct_words) = match result {
         Ok(totals) => totals,
@@ -172,10 +169,16 @@ impl Feed {
 
 impl Master {
     /// The six phases. Returns (total words, distinct words).
-    fn run(&mut self, workers: &[String], files: &[input::InputFile], job: &JobConfig) -> Result<(u64, u64)> {
+    fn run(
+        &mut self,
+        workers: &[String],
+        resolved: &[SocketAddr],
+        files: &[input::InputFile],
+        job: &JobConfig,
+    ) -> Result<(u64, u64)> {
         // Phase 1: init.
         self.start(Phase::Init);
-        self.connect(workers)?;
+        self.connect(workers, resolved)?;
         let plan = input::assign(files, workers.len(), job.split_size);
         let specs = init::job_specs(self.job_id, files, &plan, workers, job);
         for (rank, spec) in specs.iter().enumerate() {
@@ -283,16 +286,11 @@ impl Master {
         Ok(shares)
     }
 
-    /// Dials every worker and waits for each one's hello.
-    fn connect(&mut self, workers: &[String]) -> Result<()> {
-        for (rank, addr) in workers.iter().enumerate() {
+    /// Dials every worker (at its resolved address) and waits for each one's hello.
+    fn connect(&mut self, workers: &[String], resolved: &[SocketAddr]) -> Result<()> {
+        for (rank, (addr, &socket)) in workers.iter().zip(resolved).enumerate() {
             let unreachable = |reason: String| Error::Unreachable { rank, addr: addr.clone(), reason };
-            let resolved = addr
-                .to_socket_addrs()
-                .map_err(|e| unreachable(e.to_string()))?
-                .next()
-                .ok_or_else(|| unreachable("the address resolves to nothing".into()))?;
-            let token = self.reactor.connect(resolved).map_err(|e| unreachable(e.to_string()))?;
+            let token = self.reactor.connect(socket).map_err(|e| unreachable(e.to_string()))?;
             self.reactor.watch(token);
             self.reactor
                 .send(token, Hello { role: Role::Master, rank: NO_RANK, job_id: self.job_id }.encode().to_vec());

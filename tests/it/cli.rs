@@ -320,3 +320,46 @@ fn an_unwritable_metrics_destination_fails_before_any_work() {
     let stderr = fails(dir.cmd(&["count", "-q", "--metrics", "./fresh", "-o", "fresh", "in.txt"]), 2);
     assert!(stderr.contains("both name"), "{stderr}");
 }
+
+#[test]
+fn address_mistakes_are_usage_errors_that_say_where() {
+    let worker = Worker::start();
+    let dir = Dir::new();
+    dir.write("in.txt", "x y x\n");
+    dir.write("hosts.txt", format!("# lab\n{}\nlab2 7000\n", worker.addr));
+    for command in [&["master", "in.txt"][..], &["status"]] {
+        let stderr = fails(dir.cmd(&[command, &["--hosts", "hosts.txt"]].concat()), 2);
+        assert!(stderr.contains("hosts.txt:3: \"lab2 7000\" is not HOST:PORT"), "{stderr}");
+        let stderr = fails(dir.cmd(command), 2);
+        assert!(stderr.contains("--workers") && stderr.contains("--hosts FILE"), "{stderr}");
+    }
+    for bad in ["lab2", "lab2:port", "::1:7000"] {
+        let list = format!("{},{bad}", worker.addr);
+        let stderr = fails(dir.cmd(&["master", "--workers", &list, "in.txt"]), 2);
+        assert!(stderr.contains(&format!("--workers: \"{bad}\" is not HOST:PORT")), "{stderr}");
+    }
+    // Regression (issue 8 §7i): one worker under two names was refused as
+    // busy when the master reached it the second time.
+    let port = worker.addr.rsplit_once(':').unwrap().1;
+    let twice = format!("{},localhost:{port}", worker.addr);
+    let stderr = fails(dir.cmd(&["master", "--workers", &twice, "in.txt"]), 2);
+    assert!(stderr.contains(&format!("localhost:{port} is listed twice: it is worker 0, {}", worker.addr)), "{stderr}");
+    ok(dir.cmd(&["master", "-q", "--workers", &worker.addr, "in.txt"]));
+    assert_eq!(dir.read("resultats.txt"), b"x 2\ny 1\n");
+}
+
+#[test]
+fn a_worker_list_may_have_spaces_after_its_commas() {
+    let workers = [Worker::start(), Worker::start(), Worker::start()];
+    let dir = Dir::new();
+    dir.write("in.txt", "x y x\n");
+    let spaced = format!("{}, {} ,{}", workers[0].addr, workers[1].addr, workers[2].addr);
+    ok(dir.cmd(&["master", "-q", "--workers", &spaced, "-o", "quoted.txt", "in.txt"]));
+    assert_eq!(dir.read("quoted.txt"), b"x 2\ny 1\n");
+    // Unquoted, the shell cuts the list after each comma.
+    let (a, b, c) = (format!("{},", workers[0].addr), format!("{},", workers[1].addr), workers[2].addr.as_str());
+    ok(dir.cmd(&["master", "-q", "--workers", &a, &b, c, "-o", "cut.txt", "in.txt"]));
+    assert_eq!(dir.read("cut.txt"), b"x 2\ny 1\n");
+    let out = ok(dir.cmd(&["status", "--workers", &a, &b, c]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
