@@ -4,29 +4,58 @@
 //! by `sigbus`).
 //!
 //! The crate's `unsafe` blocks, each with its SAFETY note: mapping a file
-//! (`map`), the SIGBUS handler and its installation (`sigbus`), `run`'s code
-//! between fork and exec, and `metrics::process_cpu_s`.
+//! (`map`), the SIGBUS handler and its installation (`sigbus`), asking
+//! which filesystem a file is on (`pseudo_file`, here), `run`'s code between
+//! fork and exec, and `metrics::process_cpu_s`.
 //!
 //! A split owns every word that starts inside it (see `tokenize`), so splits
 //! may be cut at any byte.
 
 mod map;
 mod sigbus;
+mod spool;
+mod stream;
 
 use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 pub use map::{Mapped, check, map};
+pub use spool::spool_streams;
+
+use crate::tokenize::Tokenizer;
 
 /// One regular file to read, with the length it had when the job was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputFile {
     /// Absolute path, so that workers started elsewhere find the same file.
     pub path: PathBuf,
-    /// Length in bytes.
+    /// Length in bytes (0 for a `Form::Stream`, whose length is not known).
     pub len: u64,
+    pub form: Form,
+}
+
+/// How a file is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Bytes of a known length: cut into splits, each read through a mapping.
+    Mapped,
+    /// Read once from start to end as one unit of work, because its size
+    /// says nothing of its content: a /proc or /sys file (size 0 or 4096
+    /// whatever it holds, and sysfs refuses to be mapped). `count` reads it
+    /// as a stream; a job on workers first copies it into a spool file
+    /// (`spool`).
+    Stream,
+}
+
+impl InputFile {
+    /// A file read through mappings, of `len` bytes.
+    pub fn mapped(path: impl Into<PathBuf>, len: u64) -> InputFile {
+        InputFile { path: path.into(), len, form: Form::Mapped }
+    }
 }
 
 /// A byte range `start..end` of `files[file]`.
@@ -60,7 +89,7 @@ pub fn resolve(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
         if meta.is_dir() {
             walk(path, &mut files)?;
         } else if meta.is_file() {
-            files.push(input_file(path, meta.len())?);
+            files.push(input_file(path)?);
         } else {
             return Err(input_error(path, "not a regular file or directory".into()));
         }
@@ -80,7 +109,7 @@ fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
             walk(&path, files)?;
         } else if kind.is_file() || kind.is_symlink() {
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => files.push(input_file(&path, meta.len())?),
+                Ok(meta) if meta.is_file() => files.push(input_file(&path)?),
                 Ok(_) => {}                       // a link to a directory or a device
                 Err(_) if kind.is_symlink() => {} // a dangling link: os.walk skips it too
                 Err(e) => return Err(input_error(&path, e.to_string())),
@@ -90,22 +119,73 @@ fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
     Ok(())
 }
 
-fn input_file(path: &Path, len: u64) -> Result<InputFile> {
+fn input_file(path: &Path) -> Result<InputFile> {
     // Opening now reports an unreadable file before any worker is involved.
-    File::open(path).map_err(|e| input_error(path, e.to_string()))?;
+    let (handle, meta) = map::open_regular(path)?;
+    let form = if pseudo_file(&handle, meta.len()) { Form::Stream } else { Form::Mapped };
+    let len = if form == Form::Stream { 0 } else { meta.len() };
     let path = std::path::absolute(path).map_err(|e| input_error(path, e.to_string()))?;
-    Ok(InputFile { path, len })
+    Ok(InputFile { path, len, form })
+}
+
+/// True for a file whose size says nothing of its content: one on procfs or
+/// sysfs, or one of size 0 that has bytes to read all the same.
+fn pseudo_file(handle: &File, len: u64) -> bool {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    // SAFETY: fstatfs writes a statfs into the zeroed value it is given,
+    // for a descriptor that `handle` keeps open.
+    let fs_type = unsafe {
+        let mut stat: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(handle.as_raw_fd(), &mut stat) != 0 {
+            return false;
+        }
+        stat.f_type as i64
+    };
+    if fs_type == PROC_SUPER_MAGIC || fs_type == SYSFS_MAGIC {
+        return true;
+    }
+    // An empty file (the usual kind of size 0) costs one read to tell apart.
+    len == 0 && handle.read_at(&mut [0u8; 1], 0).is_ok_and(|n| n > 0)
 }
 
 fn input_error(path: &Path, reason: String) -> Error {
     Error::Input { path: path.to_path_buf(), reason }
 }
 
+/// Calls `word(head, bytes)` with every word that starts in `split` (see
+/// `Tokenizer::words`), reading the split's file as its form says.
+pub fn split_words(
+    files: &[InputFile],
+    split: &Split,
+    tokenizer: Tokenizer,
+    mut word: impl FnMut(u64, &[u8]),
+) -> Result<()> {
+    let file = &files[split.file as usize];
+    let not_utf8 = |offset| Error::NotUtf8 { path: file.path.clone(), offset };
+    match file.form {
+        Form::Stream => {
+            let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
+            match stream::words(handle, tokenizer, word) {
+                Ok(_) => Ok(()),
+                Err(stream::StreamError::NotUtf8 { offset }) => Err(not_utf8(offset)),
+                Err(stream::StreamError::Read(e)) => Err(input_error(&file.path, format!("cannot read it: {e}"))),
+            }
+        }
+        Form::Mapped => {
+            let range = split.start as usize..split.end as usize;
+            map(file)?.read(|data| tokenizer.words(data, range, &mut word))?.map_err(|bad| not_utf8(bad.offset as u64))
+        }
+    }
+}
+
 /// The most splits a job is cut into (beyond one per file boundary).
 pub const MAX_SPLITS: u64 = 1 << 16;
 
 /// Cuts the files into splits of at most `split_size` bytes and gives each of
-/// `workers` a contiguous share of the bytes, as equal as a byte allows.
+/// `workers` a contiguous share of the bytes, as equal as a byte allows. A
+/// file that is not `Form::Mapped` is one split, whole, for the worker whose
+/// share holds its middle byte.
 pub fn assign(files: &[InputFile], workers: usize, split_size: u64) -> Vec<Vec<Split>> {
     let total: u64 = files.iter().map(|f| f.len).sum();
     // A tiny split size on a large input would make millions of splits (and
@@ -117,6 +197,14 @@ pub fn assign(files: &[InputFile], workers: usize, split_size: u64) -> Vec<Vec<S
     let mut file_start = 0u64; // global offset of the current file's first byte
     for (index, file) in files.iter().enumerate() {
         let file_end = file_start + file.len;
+        if file.form != Form::Mapped {
+            // One unit of work, for the worker whose share holds its middle.
+            let middle = file_start + file.len / 2;
+            let rank = (0..workers).find(|&r| middle < share_end(r + 1)).unwrap_or(workers - 1);
+            plan[rank].push(Split { file: index as u32, start: 0, end: file.len });
+            file_start = file_end;
+            continue;
+        }
         for (rank, splits) in plan.iter_mut().enumerate() {
             let lo = share_end(rank).max(file_start);
             let hi = share_end(rank + 1).min(file_end);
@@ -137,7 +225,7 @@ mod tests {
     use super::*;
 
     fn files(lens: &[u64]) -> Vec<InputFile> {
-        lens.iter().enumerate().map(|(i, &len)| InputFile { path: format!("/f{i}").into(), len }).collect()
+        lens.iter().enumerate().map(|(i, &len)| InputFile::mapped(format!("/f{i}"), len)).collect()
     }
 
     #[test]

@@ -47,7 +47,20 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
     }
     let resolved = crate::addrs::resolve(workers)?;
     let clock = Instant::now();
-    let files = input::resolve(&job.inputs)?;
+    let mut files = input::resolve(&job.inputs)?;
+    // Inputs of unknown length are copied once for the workers (and
+    // shipped by `master`, whose workers may not see this machine's
+    // temporary directory); the copies go when this function returns.
+    let spool = input::spool_streams(&mut files)?;
+    let shipping;
+    let job = match &spool {
+        Some(_) if command == "master" && !job.ship => {
+            tracing::info!("inputs of unknown length were copied here: shipping the inputs to the workers");
+            shipping = JobConfig { ship: true, ..job.clone() };
+            &shipping
+        }
+        _ => job,
+    };
     let output = Output::create(&job.output)?;
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let reactor = Reactor::new(None).map_err(|e| Error::io("cannot start the event loop", e))?;

@@ -4,8 +4,11 @@
 //! its bytes); a file that shrank fails the job with an error naming it,
 //! whether it shrank before it was opened (the length check) or while it
 //! was read (a fault caught by `sigbus`, or the length seen afterwards).
+//! Opening never blocks, and anything but a regular file is refused: a
+//! FIFO named in a job spec must not freeze a worker's event loop.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap, MmapOptions};
@@ -31,9 +34,25 @@ pub fn check(file: &InputFile) -> Result<()> {
     open_checked(file).map(drop)
 }
 
+/// Opens `path` for reading without ever blocking (a FIFO or a device would
+/// block `open` itself, and a worker opens its inputs on its event loop) and
+/// refuses anything but a regular file.
+pub(super) fn open_regular(path: &Path) -> Result<(File, Metadata)> {
+    let handle = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| input_error(path, e.to_string()))?;
+    let meta = handle.metadata().map_err(|e| input_error(path, e.to_string()))?;
+    if !meta.is_file() {
+        return Err(input_error(path, "not a regular file".into()));
+    }
+    Ok((handle, meta))
+}
+
 fn open_checked(file: &InputFile) -> Result<File> {
-    let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
-    let len = handle.metadata().map_err(|e| input_error(&file.path, e.to_string()))?.len();
+    let (handle, meta) = open_regular(&file.path)?;
+    let len = meta.len();
     if len < file.len {
         return Err(shrank(&file.path, file.len, len, "before it was read"));
     }
@@ -87,7 +106,7 @@ mod tests {
     use super::*;
 
     fn input(path: &Path) -> InputFile {
-        InputFile { path: path.to_path_buf(), len: std::fs::metadata(path).unwrap().len() }
+        InputFile::mapped(path, std::fs::metadata(path).unwrap().len())
     }
 
     #[test]

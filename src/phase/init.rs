@@ -115,12 +115,10 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         let mapped = match local[index] {
             Some(i) => i,
             None => {
-                let file = InputFile {
-                    path: PathBuf::from(OsStr::from_bytes(file.path.as_slice())),
-                    len: file.len.to_native(),
-                };
+                let file =
+                    InputFile::mapped(PathBuf::from(OsStr::from_bytes(file.path.as_slice())), file.len.to_native());
                 if !spec.ship {
-                    input::check(&file).map_err(hint_ship)?;
+                    input::check(&file).map_err(|e| hint_ship(e, &file.path))?;
                 }
                 files.push(file);
                 local[index] = Some(files.len() - 1);
@@ -141,8 +139,12 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits, spool, redistribute })
 }
 
-/// An input this worker cannot open may exist only on the master's machine.
-fn hint_ship(error: Error) -> Error {
+/// An input this worker cannot open may exist only on the master's machine
+/// (unless it is there, and not a regular file).
+fn hint_ship(error: Error, path: &std::path::Path) -> Error {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return error;
+    }
     match error {
         Error::Input { path, reason } => Error::Input {
             path,
@@ -158,8 +160,7 @@ mod tests {
 
     #[test]
     fn each_spec_names_only_the_files_its_splits_touch() {
-        let files: Vec<InputFile> =
-            (0..6).map(|i| InputFile { path: format!("/data/f{i}").into(), len: 10 * (i + 1) }).collect();
+        let files: Vec<InputFile> = (0..6).map(|i| InputFile::mapped(format!("/data/f{i}"), 10 * (i + 1))).collect();
         let plan = input::assign(&files, 3, 7);
         let peers: Vec<String> = (0..3).map(|r| format!("127.0.0.1:{}", 7000 + r)).collect();
         let specs = job_specs(9, &files, &plan, &peers, &JobConfig::new(vec!["/data".into()]));

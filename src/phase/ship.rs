@@ -202,7 +202,7 @@ impl Spool {
             file.set_len(original.len).map_err(fail)?;
             files.push((file, original.len));
             names.push((path.clone(), original.path.clone()));
-            inputs.push(InputFile { path, len: original.len });
+            inputs.push(InputFile::mapped(path, original.len));
         }
         Ok((Spool { dir, files, names, received: (0, 0), complete: false }, inputs))
     }
@@ -280,7 +280,7 @@ mod tests {
         let path = dir.path().join("in.txt");
         let text = b"alpha beta gamma delta epsilon zeta eta theta";
         std::fs::write(&path, text).unwrap();
-        let files = [InputFile { path, len: text.len() as u64 }];
+        let files = [InputFile::mapped(path, text.len() as u64)];
         let plan = crate::input::assign(&files, 2, 5);
         let mut shipper = Shipper::new(&files, &plan);
         for (rank, splits) in plan.iter().enumerate() {
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_spool_refuses_chunks_that_do_not_fit_and_wrong_totals() {
-        let (mut spool, spooled) = Spool::create(&[InputFile { path: "/in".into(), len: 4 }]).unwrap();
+        let (mut spool, spooled) = Spool::create(&[InputFile::mapped("/in", 4)]).unwrap();
         // Private: the inputs may not be everybody's to read.
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(spool.dir.path()), mode(&spooled[0].path)), (0o700, 0o600));

@@ -27,23 +27,9 @@ pub fn master(stats: &[NodeStats]) -> Result<u64> {
     Ok(check_delivered(Phase::Shuffle1, stats)?.1)
 }
 
-/// Runs `read` on the bytes of `split`'s file and the split's range. The file
-/// is mapped for the split and unmapped after it, so a job over a hundred
-/// thousand files never holds more mappings than it has threads.
-fn read_split(
-    files: &[InputFile],
-    split: &Split,
-    read: impl FnOnce(&[u8], Range<usize>) -> Result<(), InvalidUtf8>,
-) -> Result<()> {
-    let file = &files[split.file as usize];
-    input::map(file)?
-        .read(|data| read(data, split.start as usize..split.end as usize))?
-        .map_err(|bad| Error::NotUtf8 { path: file.path.clone(), offset: bad.offset as u64 })
-}
-
 /// Counts the words that start in `split` into `table`.
 pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
-    read_split(files, split, |data, range| count_words(data, range, tokenizer, table))
+    input::split_words(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
 }
 
 /// Counts the words that start in `data[range]` into `table`: the hot loop.
@@ -122,12 +108,10 @@ fn send_split(
     sink: &impl Sink,
 ) -> Result<()> {
     let mut sent = Ok(());
-    read_split(files, split, |data, range| {
-        tokenizer.words(data, range, |head, word| {
-            if sent.is_ok() {
-                sent = batcher.push(owner(hash_with_head(head, word), workers), word, 1, sink);
-            }
-        })
+    input::split_words(files, split, tokenizer, |head, word| {
+        if sent.is_ok() {
+            sent = batcher.push(owner(hash_with_head(head, word), workers), word, 1, sink);
+        }
     })?;
     sent
 }
@@ -152,7 +136,7 @@ mod tests {
         let path = dir.path().join("in.txt");
         let text = "a b c d e f g h A B C a a a\n".repeat(50);
         std::fs::write(&path, &text).unwrap();
-        let file = InputFile { path: path.clone(), len: text.len() as u64 };
+        let file = InputFile::mapped(path.clone(), text.len() as u64);
         let files = vec![file];
         let splits = crate::input::assign(&files, 1, 7).remove(0);
         let sink = Collect::default();
