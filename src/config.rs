@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::format::Format;
 use crate::phase::central::Redistribute;
+use crate::select::Select;
 use crate::tokenize::Tokenizer;
 
 /// The default output file, in the current directory.
@@ -28,6 +30,10 @@ pub struct JobConfig {
     pub ship: bool,
     /// Phase 4's plan (`--redistribute`).
     pub redistribute: Redistribute,
+    /// How the result is written (`--format`).
+    pub format: Format,
+    /// Which records are kept (`--top`, `--min-count`).
+    pub select: Select,
 }
 
 impl JobConfig {
@@ -42,6 +48,8 @@ impl JobConfig {
             progress: false,
             ship: false,
             redistribute: Redistribute::Histogram,
+            format: Format::Txt,
+            select: Select::ALL,
         }
     }
 }

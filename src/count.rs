@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::config::JobConfig;
 use crate::counts::WordCounts;
 use crate::error::{Error, Result};
+use crate::format::ResultWriter;
 use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::output::Output;
@@ -56,7 +57,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         .map_err(|e| Error::io(format!("cannot start {threads} threads"), std::io::Error::other(e)))?;
 
     let files = input::resolve(&job.inputs)?;
-    let mut output = Output::create(&job.output)?;
+    let mut output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let splits = input::assign(&files, 1, job.split_size).remove(0);
     let t = lap(Phase::Init, 0.0, 0, 0);
@@ -82,12 +83,12 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let t = lap(Phase::Shuffle1, t, total_words, distinct);
 
     let mut entries = table.into_entries();
-    pool.install(|| entries.sort());
-    for chunk in entries.lines(CHUNK_BYTES) {
+    pool.install(|| entries.sort_selected(job.select));
+    for chunk in entries.records(CHUNK_BYTES, job.format) {
         output.write(&chunk)?;
     }
     output.commit()?;
-    lap(Phase::SortOutput, t, distinct, distinct);
+    lap(Phase::SortOutput, t, entries.len() as u64, distinct);
 
     Ok(JobMetrics {
         threads: Some(threads),

@@ -1,10 +1,13 @@
 //! A flat list of (word, count) entries in one byte arena: the form a range
 //! takes in shuffle 2 and phase 6, and the form a finished table takes to be
-//! sorted. Sorting puts it in result order; `lines` formats it.
+//! sorted. Sorting puts it in result order (keeping only the records a job
+//! selects); `records` formats it.
 
 use rayon::slice::ParallelSliceMut;
 
+use crate::format::Format;
 use crate::order;
+use crate::select::Select;
 
 /// One entry: `count` occurrences of `arena[start..start + len]`. `key` is
 /// the word's first 8 bytes read big-endian (zero-padded), so comparing keys
@@ -97,27 +100,63 @@ impl Entries {
     /// in parallel on the current rayon pool.
     pub fn sort(&mut self) {
         let arena = &self.arena;
-        self.items.par_sort_unstable_by(|a, b| {
-            b.count.cmp(&a.count).then(a.key.cmp(&b.key)).then_with(|| {
-                order::compare(&arena[a.start..a.start + a.len], a.count, &arena[b.start..b.start + b.len], b.count)
-            })
-        });
+        self.items.par_sort_unstable_by(|a, b| result_order(arena, a, b));
     }
 
-    /// The output text, cut into chunks of about `chunk_bytes` (a chunk ends at
-    /// a line end; a single long line makes a chunk of its own).
-    pub fn lines(&self, chunk_bytes: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+    /// Keeps only the entries `select` keeps and puts them in result order.
+    /// Entries below the minimum count go first, and with `--top` the top
+    /// entries are selected before they are sorted, so a small selection of
+    /// a large range costs little more than a pass over it.
+    pub fn sort_selected(&mut self, select: Select) {
+        if select.min_count > 1 {
+            self.items.retain(|e| e.count >= select.min_count);
+        }
+        let top = usize::try_from(select.top).unwrap_or(usize::MAX);
+        if top < self.items.len() {
+            let arena = &self.arena;
+            self.items.select_nth_unstable_by(top, |a, b| result_order(arena, a, b));
+            self.items.truncate(top);
+        }
+        self.recount();
+        self.sort();
+    }
+
+    /// Keeps the first `n` entries.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.items.len() {
+            self.items.truncate(n);
+            self.recount();
+        }
+    }
+
+    fn recount(&mut self) {
+        self.total = self.items.iter().fold(0u64, |a, e| a.saturating_add(e.count));
+    }
+
+    /// The records in `format`, cut into chunks of about `chunk_bytes` (a
+    /// chunk ends at a record's end; a single long record makes a chunk of
+    /// its own).
+    pub fn records(&self, chunk_bytes: usize, format: Format) -> impl Iterator<Item = Vec<u8>> + '_ {
         let mut items = self.items.iter().peekable();
         std::iter::from_fn(move || {
             items.peek()?;
             let mut chunk = Vec::with_capacity(chunk_bytes + 64);
             while chunk.len() < chunk_bytes {
                 let Some(e) = items.next() else { break };
-                order::push_line(&mut chunk, self.word(e), e.count);
+                format.push_record(&mut chunk, self.word(e), e.count);
             }
             Some(chunk)
         })
     }
+}
+
+/// Result order between two entries of one arena; the prefix keys settle
+/// most comparisons without reading the arena.
+#[inline]
+fn result_order(arena: &[u8], a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    b.count.cmp(&a.count).then(a.key.cmp(&b.key)).then_with(|| {
+        order::compare(&arena[a.start..a.start + a.len], a.count, &arena[b.start..b.start + b.len], b.count)
+    })
 }
 
 #[cfg(test)]
@@ -131,11 +170,40 @@ mod tests {
             list.push(w.as_bytes(), c);
         }
         list.sort();
-        let text: Vec<u8> = list.lines(1 << 20).flatten().collect();
+        let text: Vec<u8> = list.records(1 << 20, Format::Txt).flatten().collect();
         assert_eq!(text, b"c 7\naa 3\nzz 3\na 1\nb 1\n");
-        let chunks: Vec<Vec<u8>> = list.lines(4).collect();
+        let chunks: Vec<Vec<u8>> = list.records(4, Format::Txt).collect();
         assert_eq!(chunks.len(), 5);
         assert!(chunks.iter().all(|c| c.ends_with(b"\n")));
         assert_eq!(list.total(), 15);
+    }
+
+    #[test]
+    fn a_selection_keeps_a_prefix_of_result_order() {
+        let words: Vec<(String, u64)> = (0..500u64).map(|i| (format!("w{}", (i * 7919) % 500), i % 13 + 1)).collect();
+        let full = |select: Select| {
+            let mut list = Entries::new();
+            for (w, c) in &words {
+                list.push(w.as_bytes(), *c);
+            }
+            list.sort_selected(select);
+            list.iter().map(|(w, c)| (w.to_vec(), c)).collect::<Vec<_>>()
+        };
+        let all = full(Select::ALL);
+        assert_eq!(all.len(), 500);
+        for (top, min_count) in
+            [(0, 0), (1, 0), (37, 0), (499, 0), (500, 0), (9999, 0), (u64::MAX, 5), (10, 12), (3, 14)]
+        {
+            let expected: Vec<_> =
+                all.iter().filter(|(_, c)| *c >= min_count).take(top.min(1000) as usize).cloned().collect();
+            assert_eq!(full(Select { top, min_count }), expected, "top {top}, min count {min_count}");
+        }
+        let mut list = Entries::new();
+        for (w, c) in [("a", 3), ("b", 2), ("c", 1)] {
+            list.push(w.as_bytes(), c);
+        }
+        list.sort();
+        list.truncate(2);
+        assert_eq!((list.len(), list.total()), (2, 5));
     }
 }

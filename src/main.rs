@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
+use wordfreq::format::Format;
 use wordfreq::metrics::JobMetrics;
 use wordfreq::output::Output;
 use wordfreq::phase::central::Redistribute;
+use wordfreq::select::Select;
 use wordfreq::tokenize::Tokenizer;
 use wordfreq::{Error, Result, addrs, count, master, run, status, worker};
 
@@ -165,6 +167,17 @@ struct JobArgs {
     /// How bytes become words.
     #[arg(long, value_enum, default_value_t = Tokenizer::WhitespaceLower)]
     tokenizer: Tokenizer,
+    /// How the result is written. In csv and json, a byte that is not
+    /// UTF-8 is written `\xHH` and a backslash `\\` (reversible).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Txt)]
+    format: Format,
+    /// Keep only the N most frequent words (ties by word bytes, as in the
+    /// result); applied on the workers, so only N lines cross the network.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    top: Option<u64>,
+    /// Keep only the words counted at least C times.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    min_count: u64,
     /// Write per-phase, per-node metrics as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
@@ -238,6 +251,8 @@ impl JobArgs {
             progress: !self.log.quiet,
             ship: false,
             redistribute: Redistribute::Histogram,
+            format: self.format,
+            select: Select { top: self.top.unwrap_or(u64::MAX), min_count: self.min_count },
         }
     }
 

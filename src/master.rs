@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
+use crate::format::ResultWriter;
 use crate::histogram::Histogram;
 use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
@@ -61,7 +62,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         }
         _ => job,
     };
-    let output = Output::create(&job.output)?;
+    let output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let reactor = Reactor::new(None).map_err(|e| Error::io("cannot start the event loop", e))?;
     let mut master = Master {
@@ -73,6 +74,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         job_id: job_id(),
         progress: Progress::new(job.progress, total_bytes, workers.len()),
         output: Some(output),
+        top: job.select.top,
         pulling: 0,
         lines_written: 0,
         clock,
@@ -138,7 +140,9 @@ struct Master {
     phase: Phase,
     job_id: u64,
     progress: Progress,
-    output: Option<Output>,
+    output: Option<ResultWriter>,
+    /// `--top`: records wanted in all (`u64::MAX` for every one).
+    top: u64,
     /// Phase 6: the rank whose range is being written.
     pulling: usize,
     lines_written: u64,
@@ -216,6 +220,9 @@ impl Master {
         let stats = self.barrier(None)?;
         let histograms: Vec<Histogram> = self.links.iter_mut().filter_map(|l| l.histogram.take()).collect();
         let distinct = local_count::master(&histograms, &stats, total_words)?;
+        let mut merged = Histogram::new();
+        histograms.iter().for_each(|h| merged.merge(h));
+        let expected = job.select.expected(&merged);
 
         // Phase 4: balanced redistribution.
         self.start(Phase::Redistribute);
@@ -242,9 +249,9 @@ impl Master {
         self.start(Phase::SortOutput);
         self.begin_all(Phase::SortOutput)?;
         self.pulling = 0;
-        self.send(0, Kind::Pull, &message::Pull { rank: 0 })?;
+        self.pull(0)?;
         let stats = self.barrier(None)?;
-        sort_output::master(&stats, self.lines_written, distinct, total_words, &shares)?;
+        sort_output::master(&stats, self.lines_written, expected, &shares, job.select.keeps_all())?;
         if let Some(output) = self.output.take() {
             output.commit()?;
         }
@@ -328,6 +335,13 @@ impl Master {
             });
         }
         Ok(())
+    }
+
+    /// Phase 6: asks `rank` for its range, or for as much of it as `--top`
+    /// still wants after the ranks before it.
+    fn pull(&mut self, rank: usize) -> Result<()> {
+        let max_lines = self.top.saturating_sub(self.lines_written);
+        self.send(rank, Kind::Pull, &message::Pull { rank: rank as u32, max_lines })
     }
 
     fn send<T: Message>(&mut self, rank: usize, kind: Kind, msg: &T) -> Result<()> {
@@ -498,7 +512,7 @@ impl Master {
                     }
                     self.pulling += 1;
                     if self.pulling < self.links.len() {
-                        self.send(self.pulling, Kind::Pull, &message::Pull { rank: self.pulling as u32 })?;
+                        self.pull(self.pulling)?;
                     }
                 }
                 self.links[rank].done = Some(NodeStats::from(&done.stats));

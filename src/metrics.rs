@@ -29,6 +29,11 @@ pub struct JobMetrics {
     pub redistribute: &'static str,
     /// Whether the master shipped the inputs (`--ship`).
     pub ship: bool,
+    /// The result's format (`--format`) and the records kept (`--top`,
+    /// null for all; `--min-count`).
+    pub format: &'static str,
+    pub top: Option<u64>,
+    pub min_count: u64,
     pub total_words: u64,
     pub distinct_words: u64,
     pub output: String,
@@ -129,6 +134,9 @@ impl JobMetrics {
             split_size: job.split_size,
             redistribute: job.redistribute.name(),
             ship: job.ship,
+            format: job.format.name(),
+            top: (job.select.top != u64::MAX).then_some(job.select.top),
+            min_count: job.select.min_count,
             total_words: 0,
             distinct_words: 0,
             output: job.output.display().to_string(),

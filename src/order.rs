@@ -1,6 +1,6 @@
 //! The total order of the result (count descending, then word ascending by
-//! bytes), the cut points that split it into ranges, and the output line
-//! format `WORD SPACE COUNT NEWLINE`.
+//! bytes) and the cut points that split it into ranges. (How a record is
+//! written is `format`'s.)
 
 use std::cmp::Ordering;
 
@@ -41,15 +41,6 @@ pub fn range_of(cuts: &[Cut], word: &[u8], count: u64) -> usize {
     cuts.partition_point(|cut| !cut.is_after(word, count))
 }
 
-/// Appends one output line.
-#[inline]
-pub fn push_line(out: &mut Vec<u8>, word: &[u8], count: u64) {
-    out.extend_from_slice(word);
-    out.push(b' ');
-    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
-    out.push(b'\n');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,13 +63,5 @@ mod tests {
         assert_eq!(range_of(&cuts, b"m", 2), 2);
         assert_eq!(range_of(&cuts, b"a", 1), 2);
         assert_eq!(range_of(&[], b"a", 1), 0);
-    }
-
-    #[test]
-    fn lines_are_word_space_count_newline() {
-        let mut out = Vec::new();
-        push_line(&mut out, b"the", 64023);
-        push_line(&mut out, b"\xff", 1);
-        assert_eq!(out, b"the 64023\n\xff 1\n");
     }
 }

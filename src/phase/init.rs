@@ -14,9 +14,11 @@ use std::path::PathBuf;
 use crate::config::JobConfig;
 use crate::counts::hash_fingerprint;
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::input::{self, InputFile, Split};
 use crate::phase::central::Redistribute;
 use crate::phase::ship::Spool;
+use crate::select::Select;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{ArchivedJobSpec, FileSpec, JobSpec, SplitSpec};
 
@@ -55,6 +57,9 @@ pub fn job_specs(
                 splits,
                 ship: job.ship,
                 redistribute: job.redistribute.code(),
+                format: job.format.code(),
+                top: job.select.top,
+                min_count: job.select.min_count,
             }
         })
         .collect()
@@ -74,6 +79,8 @@ pub struct Setup {
     /// With `--ship`: where the shipped bytes go (and `files` point).
     pub spool: Option<Spool>,
     pub redistribute: Redistribute,
+    pub format: Format,
+    pub select: Select,
 }
 
 /// Worker side: checks a spec and the files its splits touch.
@@ -136,7 +143,20 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     };
     let redistribute = Redistribute::from_code(spec.redistribute)
         .ok_or_else(|| bad(format!("unknown redistribution plan {}", spec.redistribute)))?;
-    Ok(Setup { job_id: spec.job_id.to_native(), rank, peers, tokenizer, files, splits, spool, redistribute })
+    let format = Format::from_code(spec.format).ok_or_else(|| bad(format!("unknown result format {}", spec.format)))?;
+    let select = Select { top: spec.top.to_native(), min_count: spec.min_count.to_native() };
+    Ok(Setup {
+        job_id: spec.job_id.to_native(),
+        rank,
+        peers,
+        tokenizer,
+        files,
+        splits,
+        spool,
+        redistribute,
+        format,
+        select,
+    })
 }
 
 /// An input this worker cannot open may exist only on the master's machine

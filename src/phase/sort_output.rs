@@ -1,10 +1,13 @@
-//! Phase 6, sort and output. Each worker sorts its range in parallel and,
-//! when the master pulls it, streams the range's output lines in chunks; the
+//! Phase 6, sort and output. Each worker keeps the records of its range that
+//! the job selects (`--top`, `--min-count`), sorts them in parallel and,
+//! when the master pulls it, streams them in the job's format, in chunks of
+//! whole records (one line each), at most as many as the pull asks for; the
 //! master writes the ranges in rank order, which is result order because
 //! rank r's range precedes rank r + 1's.
 
 use crate::entries::Entries;
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::phase::Phase;
 use crate::wire::message::NodeStats;
 
@@ -18,24 +21,30 @@ pub struct Streamed {
     pub words: u64,
 }
 
-/// Worker side: hands the sorted range's text to `send`, chunk by chunk.
-pub fn stream(range: &Entries, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> Result<Streamed> {
-    for chunk in range.lines(CHUNK_BYTES) {
+/// Worker side: hands the sorted range's records to `send`, chunk by chunk.
+pub fn stream(range: &Entries, format: Format, mut send: impl FnMut(Vec<u8>) -> Result<()>) -> Result<Streamed> {
+    for chunk in range.records(CHUNK_BYTES, format) {
         send(chunk)?;
     }
     Ok(Streamed { lines: range.len() as u64, words: range.total() })
 }
 
-/// Master side, at the barrier: the output holds one line per distinct
-/// word, every rank streamed its share, and the counts add up.
-pub fn master(stats: &[NodeStats], lines_written: u64, distinct: u64, total_words: u64, shares: &[u64]) -> Result<()> {
+/// Master side, at the barrier: the output holds the `expected` (lines,
+/// words) — one line per distinct word, or what `--top`/`--min-count` keep,
+/// computed from the histograms — and no rank streamed more than its share
+/// (all of it when every record is kept).
+pub fn master(stats: &[NodeStats], lines_written: u64, expected: (u64, u64), shares: &[u64], all: bool) -> Result<()> {
     let words = stats.iter().fold(0u64, |a, s| a.saturating_add(s.words_sent));
     let lines: Vec<u64> = stats.iter().map(|s| s.records_sent).collect();
-    if lines_written != distinct || words != total_words || lines != shares {
+    let sum = lines.iter().fold(0u64, |a, &l| a.saturating_add(l));
+    let shares_ok = lines.len() == shares.len()
+        && if all { lines == shares } else { lines.iter().zip(shares).all(|(l, s)| l <= s) };
+    if (lines_written, words) != expected || sum != lines_written || !shares_ok {
+        let (lines_expected, words_expected) = expected;
         return Err(Error::Conservation {
             phase: Phase::SortOutput,
             detail: format!(
-                "wrote {lines_written} lines ({words} words) as {lines:?}; expected {distinct} ({total_words} words) as {shares:?}"
+                "wrote {lines_written} lines ({words} words) as {lines:?}; expected {lines_expected} ({words_expected} words) within {shares:?}"
             ),
         });
     }

@@ -118,6 +118,12 @@ pub struct JobSpec {
     pub ship: bool,
     /// Phase 4's plan: 0 histogram, 1 central (`phase::central`).
     pub redistribute: u8,
+    /// The result's format (`format::Format::code`).
+    pub format: u8,
+    /// `--top` (`u64::MAX`: every record) and `--min-count`: the worker
+    /// keeps only these records of its range (`select::Select`).
+    pub top: u64,
+    pub min_count: u64,
 }
 
 /// Phase 1 with `--ship`: bytes of `files[file]` of the job spec, at `offset`.
@@ -205,13 +211,15 @@ pub struct CutSpec {
     pub word: Vec<u8>,
 }
 
-/// Phase 6: the master is ready for this worker's range.
+/// Phase 6: the master is ready for this worker's range, and wants at most
+/// `max_lines` of its records (what `--top` leaves after the lower ranks).
 #[derive(Archive, Serialize, Debug)]
 pub struct Pull {
     pub rank: u32,
+    pub max_lines: u64,
 }
 
-/// Phase 6: whole output lines of a worker's range, in order.
+/// Phase 6: whole records of a worker's range, in order, in the job's format.
 #[derive(Archive, Serialize, Debug)]
 pub struct RangeChunk {
     pub text: Vec<u8>,

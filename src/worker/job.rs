@@ -19,6 +19,7 @@ use super::outbox::{Outbox, ToMaster};
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::input::{InputFile, Split};
 use crate::net::mesh::Mesh;
 use crate::net::{Closed, Reactor, Token};
@@ -28,6 +29,7 @@ use crate::phase::init::Setup;
 use crate::phase::ship::Spool;
 use crate::phase::shuffle::{Absorb, Inbound, Received};
 use crate::phase::{Phase, local_count, redistribute, shuffle1, shuffle2, sort_output};
+use crate::select::Select;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{self, NodeStats};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
@@ -65,7 +67,11 @@ pub(super) struct Job {
     /// The range received in shuffle 2, then sorted.
     range: Option<Entries>,
     sorted: Option<Entries>,
-    pulled: bool,
+    /// Phase 6: the master pulled this range, wanting at most this many records.
+    pulled: Option<u64>,
+    /// The result's format and the records it keeps.
+    format: Format,
+    select: Select,
     /// Shuffle 2 is complete here: peer links may close without harm.
     peers_done: bool,
     /// This worker's part failed and the master was told; waiting for its Abort.
@@ -113,7 +119,9 @@ impl Job {
             cuts: None,
             range: None,
             sorted: None,
-            pulled: false,
+            pulled: None,
+            format: setup.format,
+            select: setup.select,
             peers_done: false,
             failed: false,
             spool: setup.spool,
@@ -399,8 +407,9 @@ impl Job {
 
     fn begin_sort_output(&mut self, node: &Node) -> Result<()> {
         let mut range = self.range.take().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;
+        let select = self.select;
         node.compute(self.id, move || {
-            range.sort();
+            range.sort_selected(select);
             Ok(Computed::Sorted(range))
         });
         Ok(())
@@ -408,17 +417,19 @@ impl Job {
 
     /// Streams the sorted range once the master has pulled it.
     fn maybe_stream(&mut self, node: &mut Node) {
-        if !self.pulled {
-            return;
-        }
-        let Some(range) = self.sorted.take() else {
+        let Some(max_lines) = self.pulled else {
             return;
         };
+        let Some(mut range) = self.sorted.take() else {
+            return;
+        };
+        range.truncate(usize::try_from(max_lines).unwrap_or(usize::MAX));
+        let format = self.format;
         let handoff = node.handoff.clone();
         let job = self.id;
         node.compute(job, move || {
             let mut scratch = AlignedVec::new();
-            let streamed = sort_output::stream(&range, |text| {
+            let streamed = sort_output::stream(&range, format, |text| {
                 let bytes = message::encode_with(Kind::RangeChunk, &message::RangeChunk { text }, &mut scratch)?;
                 handoff.send(ToLoop::Frame { job, to: Dest::Master, bytes }).map_err(|_| Error::Cancelled)
             })?;
@@ -466,8 +477,8 @@ impl Job {
             Kind::ShipChunk | Kind::ShipEnd => self.shipped(node, &frame),
             Kind::WordBatch | Kind::EndOfStream => self.range_from_master(node, frame),
             Kind::Pull => {
-                message::access::<message::ArchivedPull>(kind, &frame.payload).map_err(from_master)?;
-                self.pulled = true;
+                let pull = message::access::<message::ArchivedPull>(kind, &frame.payload).map_err(from_master)?;
+                self.pulled = Some(pull.max_lines.to_native());
                 self.maybe_stream(node);
                 Ok(())
             }

@@ -9,6 +9,7 @@ mod changing;
 mod cli;
 mod correctness;
 mod faults;
+mod formats;
 mod inputs;
 mod lab;
 mod oracle;
