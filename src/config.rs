@@ -34,6 +34,11 @@ pub struct JobConfig {
     pub format: Format,
     /// Which records are kept (`--top`, `--min-count`).
     pub select: Select,
+    /// Directory walks read only files matching one of these globs, when
+    /// any is given (`--include`).
+    pub include: Vec<String>,
+    /// Directory walks skip files matching any of these globs (`--exclude`).
+    pub exclude: Vec<String>,
 }
 
 impl JobConfig {
@@ -50,6 +55,8 @@ impl JobConfig {
             redistribute: Redistribute::Histogram,
             format: Format::Txt,
             select: Select::ALL,
+            include: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         .build()
         .map_err(|e| Error::io(format!("cannot start {threads} threads"), std::io::Error::other(e)))?;
 
-    let files = input::resolve(&job.inputs)?;
+    let files = input::resolve(job)?;
     let mut output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let splits = input::assign(&files, 1, job.split_size).remove(0);

@@ -1,11 +1,13 @@
-//! Inputs: resolving the paths a user gave into files and cutting those
-//! files into byte-range splits balanced across workers. Reading a split's
-//! file is `map` (memory-mapped, with a file that shrinks meanwhile caught
-//! by `sigbus`).
+//! Inputs: the files a job reads and how. `walk` resolves the paths a user
+//! gave into files (directories walked with Hadoop's filter); `assign`, here,
+//! cuts them into byte-range splits balanced across workers; `split_words`
+//! reads a split's words, through a mapping (`map`, with a file that shrinks
+//! meanwhile caught by `sigbus`) or as a stream (`stream`); `spool` copies
+//! inputs of unknown length for a job on workers.
 //!
 //! The crate's `unsafe` blocks, each with its SAFETY note: mapping a file
 //! (`map`), the SIGBUS handler and its installation (`sigbus`), asking
-//! which filesystem a file is on (`pseudo_file`, here), `run`'s code between
+//! which filesystem a file is on (`walk::pseudo_file`), `run`'s code between
 //! fork and exec, and `metrics::process_cpu_s`.
 //!
 //! A split owns every word that starts inside it (see `tokenize`), so splits
@@ -15,17 +17,16 @@ mod map;
 mod sigbus;
 mod spool;
 mod stream;
+mod walk;
 
-use std::fs::{self, File};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-
-use crate::error::{Error, Result};
 
 pub use map::{Mapped, check, map};
 pub use spool::spool_streams;
+pub use walk::{Filter, resolve, resolve_with};
 
+use crate::error::{Error, Result};
 use crate::tokenize::Tokenizer;
 
 /// One regular file to read, with the length it had when the job was planned.
@@ -76,77 +77,6 @@ impl Split {
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }
-}
-
-/// Resolves paths into the files to read, in order: a directory means every
-/// regular file below it, sorted by path (symbolic links to files are
-/// followed, links to directories are not walked, as Python's `os.walk`
-/// does). A path given twice is read twice.
-pub fn resolve(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
-    let mut files = Vec::new();
-    for path in paths {
-        let meta = fs::metadata(path).map_err(|e| input_error(path, e.to_string()))?;
-        if meta.is_dir() {
-            walk(path, &mut files)?;
-        } else if meta.is_file() {
-            files.push(input_file(path)?);
-        } else {
-            return Err(input_error(path, "not a regular file or directory".into()));
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, files: &mut Vec<InputFile>) -> Result<()> {
-    let mut entries = fs::read_dir(dir)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| input_error(dir, e.to_string()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let kind = entry.file_type().map_err(|e| input_error(&path, e.to_string()))?;
-        if kind.is_dir() {
-            walk(&path, files)?;
-        } else if kind.is_file() || kind.is_symlink() {
-            match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => files.push(input_file(&path)?),
-                Ok(_) => {}                       // a link to a directory or a device
-                Err(_) if kind.is_symlink() => {} // a dangling link: os.walk skips it too
-                Err(e) => return Err(input_error(&path, e.to_string())),
-            }
-        }
-    }
-    Ok(())
-}
-
-fn input_file(path: &Path) -> Result<InputFile> {
-    // Opening now reports an unreadable file before any worker is involved.
-    let (handle, meta) = map::open_regular(path)?;
-    let form = if pseudo_file(&handle, meta.len()) { Form::Stream } else { Form::Mapped };
-    let len = if form == Form::Stream { 0 } else { meta.len() };
-    let path = std::path::absolute(path).map_err(|e| input_error(path, e.to_string()))?;
-    Ok(InputFile { path, len, form })
-}
-
-/// True for a file whose size says nothing of its content: one on procfs or
-/// sysfs, or one of size 0 that has bytes to read all the same.
-fn pseudo_file(handle: &File, len: u64) -> bool {
-    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-    const SYSFS_MAGIC: i64 = 0x6265_6572;
-    // SAFETY: fstatfs writes a statfs into the zeroed value it is given,
-    // for a descriptor that `handle` keeps open.
-    let fs_type = unsafe {
-        let mut stat: libc::statfs = std::mem::zeroed();
-        if libc::fstatfs(handle.as_raw_fd(), &mut stat) != 0 {
-            return false;
-        }
-        stat.f_type as i64
-    };
-    if fs_type == PROC_SUPER_MAGIC || fs_type == SYSFS_MAGIC {
-        return true;
-    }
-    // An empty file (the usual kind of size 0) costs one read to tell apart.
-    len == 0 && handle.read_at(&mut [0u8; 1], 0).is_ok_and(|n| n > 0)
 }
 
 fn input_error(path: &Path, reason: String) -> Error {
@@ -263,22 +193,5 @@ mod tests {
         assert!(splits as u64 <= MAX_SPLITS + 2 * 3, "{splits} splits");
         let bytes: u64 = plan.iter().flatten().map(Split::len).sum();
         assert_eq!(bytes, 30_000_005);
-    }
-
-    #[test]
-    fn resolve_walks_directories_in_path_order_and_reports_missing_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("b/c")).unwrap();
-        for name in ["b/c/z", "b/a", "a", "c"] {
-            fs::write(dir.path().join(name), name).unwrap();
-        }
-        let found = resolve(&[dir.path().to_path_buf()]).unwrap();
-        let names: Vec<_> = found.iter().map(|f| f.path.strip_prefix(dir.path()).unwrap().to_owned()).collect();
-        let expected: Vec<PathBuf> = ["a", "b/a", "b/c/z", "c"].iter().map(PathBuf::from).collect();
-        assert_eq!(names, expected);
-
-        let missing = dir.path().join("nope");
-        let err = resolve(std::slice::from_ref(&missing)).unwrap_err().to_string();
-        assert!(err.contains("nope") && err.contains("cannot read input"), "{err}");
     }
 }

@@ -157,7 +157,9 @@ enum PlotCommand {
 
 #[derive(Args, Debug)]
 struct JobArgs {
-    /// Files or directories to count (a directory means every file below it).
+    /// Files or directories to count. A directory means every regular file
+    /// below it, except names starting with `.` or `_` and the job's own
+    /// output; a file named here is always read.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
     /// Where to write the result; replaced only when the job succeeds
@@ -184,6 +186,14 @@ struct JobArgs {
     /// Largest unit of parallel work, in bytes (K, M, G suffixes).
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = config::parse_size)]
     split_size: u64,
+    /// In directories, read only files whose path below the directory
+    /// matches GLOB (`*` also matches `/`); may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// In directories, skip files whose path below the directory matches
+    /// GLOB; may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -253,6 +263,8 @@ impl JobArgs {
             redistribute: Redistribute::Histogram,
             format: self.format,
             select: Select { top: self.top.unwrap_or(u64::MAX), min_count: self.min_count },
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
         }
     }
 

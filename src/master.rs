@@ -48,7 +48,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
     }
     let resolved = crate::addrs::resolve(workers)?;
     let clock = Instant::now();
-    let mut files = input::resolve(&job.inputs)?;
+    let mut files = input::resolve(job)?;
     // Inputs of unknown length are copied once for the workers (and
     // shipped by `master`, whose workers may not see this machine's
     // temporary directory); the copies go when this function returns.

@@ -83,3 +83,110 @@ fn a_fifo_in_a_job_spec_is_refused_and_the_worker_serves_the_next_job() {
     let next = dir.write("next.txt", "next job next\n");
     assert_same("next job", &result(&dir, &["master", "--workers", &addrs(&workers)], &[&next]), b"next 2\njob 1\n");
 }
+
+/// A corpus folder as people have them: hidden files, Hadoop markers, last
+/// run's result, a binary file, and text in subfolders. Returns the files a
+/// walk reads, in order: `a.txt`, `b.log`, `data.bin`, `resultats.txt` (last
+/// run's result, read unless it is this job's output), `sub/c.txt`.
+fn corpus(dir: &Dir) -> Vec<PathBuf> {
+    dir.write("corpus/.git/HEAD", "ref: refs/heads/main\n");
+    dir.write("corpus/.hidden.txt", "hidden words\n");
+    dir.write("corpus/_SUCCESS", "");
+    dir.write("corpus/_logs/history.txt", "log words\n");
+    dir.write("corpus/sub/.cache", "cached words\n");
+    let counted = [
+        dir.write("corpus/a.txt", "the quick brown fox\n"),
+        dir.write("corpus/b.log", "The log line the end\n"),
+        dir.write("corpus/data.bin", b"bin\0ary the\n"),
+        dir.write("corpus/resultats.txt", PREVIOUS),
+        dir.write("corpus/sub/c.txt", "sub folder words the\n"),
+    ];
+    counted.to_vec()
+}
+
+/// Last run's result in the corpus.
+const PREVIOUS: &str = "the 1000\nold 999\n";
+
+/// The files of `all` at `indices`.
+fn pick(all: &[PathBuf], indices: &[usize]) -> Vec<PathBuf> {
+    indices.iter().map(|&i| all[i].clone()).collect()
+}
+
+#[test]
+fn directory_walks_skip_hidden_names_markers_and_the_jobs_own_output() {
+    let dir = Dir::new();
+    let counted = corpus(&dir);
+    let expected = oracle::expected(&pick(&counted, &[0, 1, 2, 4]), true);
+    let workers = [Worker::start(), Worker::start()];
+    let list = addrs(&workers);
+    for args in [&["count"][..], &["run", "-w", "2"], &["master", "--workers", &list]] {
+        // Twice in the folder itself: the second run does not count the first's result.
+        for round in 1..=2 {
+            let mut cmd = dir.cmd(&[args, &["-q", "."]].concat());
+            cmd.current_dir(dir.join("corpus"));
+            ok(cmd);
+            let what = format!("{args:?} round {round}");
+            assert_same(&what, &std::fs::read(dir.join("corpus/resultats.txt")).unwrap(), &expected);
+        }
+        std::fs::write(dir.join("corpus/resultats.txt"), PREVIOUS).unwrap();
+    }
+    // Named on the command line, hidden and marker files are read.
+    let named = [dir.join("corpus/.hidden.txt"), dir.join("corpus/_logs/history.txt"), dir.join("corpus/a.txt")];
+    let paths: Vec<&Path> = named.iter().map(PathBuf::as_path).collect();
+    assert_same("named files", &result(&dir, &["count"], &paths), &oracle::expected(&named, true));
+}
+
+#[test]
+fn include_and_exclude_globs_select_files_in_directories() {
+    let dir = Dir::new();
+    let counted = corpus(&dir);
+    let workers = [Worker::start()];
+    let list = addrs(&workers);
+    let root = dir.join("corpus");
+    let txt = oracle::expected(&pick(&counted, &[0, 3, 4]), true);
+    let not_sub = oracle::expected(&counted[..4], true);
+    let only_txt = oracle::expected(&pick(&counted, &[0, 3]), true);
+    for args in [&["count"][..], &["run", "-w", "2"], &["master", "--workers", &list]] {
+        let with = |globs: &[&str]| result(&dir, &[args, globs].concat(), &[&root]);
+        assert_same(&format!("{args:?} --include"), &with(&["--include", "*.txt"]), &txt);
+        assert_same(&format!("{args:?} --exclude"), &with(&["--exclude", "sub/*"]), &not_sub);
+        let both = with(&["--include", "*.txt", "--include", "*.log", "--exclude", "sub/**", "--exclude", "*.log"]);
+        assert_same(&format!("{args:?} both"), &both, &only_txt);
+    }
+    // A file named on the command line is read whatever the globs say.
+    let named = result(&dir, &["count", "--include", "*.txt"], &[&counted[1]]);
+    assert_same("named", &named, &oracle::expected(&counted[1..2], true));
+    let stderr = fails(dir.cmd(&["count", "--include", "a[", "corpus"]), 2);
+    assert!(stderr.contains("--include a["), "{stderr}");
+}
+
+#[test]
+fn a_binary_looking_file_is_counted_and_named_in_one_warning_and_verbose_lists_inputs() {
+    let dir = Dir::new();
+    let counted = corpus(&dir);
+    let out = ok(dir.cmd(&["count", "-o", "out.txt", "corpus"]));
+    assert_same("with a binary file", &dir.read("out.txt"), &oracle::expected(&counted, true));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("binary")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("1 input looks binary") && warnings[0].contains("data.bin"), "{stderr}");
+    let quiet = ok(dir.cmd(&["count", "-q", "-o", "out.txt", "corpus"]));
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+
+    let verbose = ok(dir.cmd(&["count", "-v", "-o", "out.txt", "--exclude", "*.log", "corpus"]));
+    let log = String::from_utf8_lossy(&verbose.stderr);
+    for (name, says) in [
+        ("corpus/a.txt", "input corpus/a.txt (20 bytes)"),
+        ("corpus/sub/c.txt", "input corpus/sub/c.txt"),
+        ("corpus/.git", "skipped corpus/.git: its name starts with '.' or '_'"),
+        ("corpus/_SUCCESS", "skipped corpus/_SUCCESS: its name starts with '.' or '_'"),
+        ("corpus/b.log", "skipped corpus/b.log: excluded by --exclude"),
+        ("corpus/resultats.txt", "input corpus/resultats.txt"),
+    ] {
+        assert!(log.contains(says), "{name}: expected {says:?} in\n{log}");
+    }
+    let mut cmd = dir.cmd(&["count", "-v", "."]);
+    cmd.current_dir(dir.join("corpus"));
+    let log = String::from_utf8_lossy(&ok(cmd).stderr).into_owned();
+    assert!(log.contains("skipped ./resultats.txt: it is this job's output"), "{log}");
+}
