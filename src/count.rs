@@ -4,6 +4,7 @@
 //! are counted in parallel on a rayon pool, the tables merged, the entries
 //! sorted and written.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -12,7 +13,7 @@ use crate::config::JobConfig;
 use crate::counts::WordCounts;
 use crate::error::{Error, Result};
 use crate::format::ResultWriter;
-use crate::input;
+use crate::input::{self, Form};
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
 use crate::output::Output;
 use crate::phase::Phase;
@@ -64,11 +65,16 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
 
     let progress = Progress::new(job.progress, total_bytes, 1);
     progress.phase(Phase::Shuffle1, 0);
+    // Bytes read from streams, whose length was not known before.
+    let streamed = AtomicU64::new(0);
     let table = pool.install(|| {
         splits
             .par_iter()
             .try_fold(WordCounts::new, |mut table, split| {
-                count_split(&files, split, job.tokenizer, &mut table)?;
+                let read = count_split(&files, split, job.tokenizer, &mut table)?;
+                if files[split.file as usize].form == Form::Stream {
+                    streamed.fetch_add(read, Ordering::Relaxed);
+                }
                 progress.tokenized(split.len());
                 Ok::<_, Error>(table)
             })
@@ -97,6 +103,6 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         wall_s: clock.elapsed().as_secs_f64(),
         master_cpu_s: crate::metrics::process_cpu_s(),
         phases,
-        ..JobMetrics::new("count", job, files.len(), total_bytes)
+        ..JobMetrics::new("count", job, files.len(), total_bytes + streamed.into_inner())
     })
 }

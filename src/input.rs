@@ -84,29 +84,50 @@ fn input_error(path: &Path, reason: String) -> Error {
 }
 
 /// Calls `word(head, bytes)` with every word that starts in `split` (see
-/// `Tokenizer::words`), reading the split's file as its form says.
+/// `Tokenizer::words`), reading the split's file as its form says; returns
+/// the bytes read (for a stream, its length).
 pub fn split_words(
     files: &[InputFile],
     split: &Split,
     tokenizer: Tokenizer,
     mut word: impl FnMut(u64, &[u8]),
-) -> Result<()> {
+) -> Result<u64> {
     let file = &files[split.file as usize];
     let not_utf8 = |offset| Error::NotUtf8 { path: file.path.clone(), offset };
     match file.form {
         Form::Stream => {
-            let handle = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
-            match stream::words(handle, tokenizer, word) {
-                Ok(_) => Ok(()),
+            let read = match open_stream(&file.path)? {
+                Source::Stdin(stdin) => stream::words(stdin.lock(), tokenizer, word),
+                Source::File(handle) => stream::words(handle, tokenizer, word),
+            };
+            match read {
+                Ok(len) => Ok(len),
                 Err(stream::StreamError::NotUtf8 { offset }) => Err(not_utf8(offset)),
                 Err(stream::StreamError::Read(e)) => Err(input_error(&file.path, format!("cannot read it: {e}"))),
             }
         }
         Form::Mapped => {
             let range = split.start as usize..split.end as usize;
-            map(file)?.read(|data| tokenizer.words(data, range, &mut word))?.map_err(|bad| not_utf8(bad.offset as u64))
+            map(file)?
+                .read(|data| tokenizer.words(data, range, &mut word))?
+                .map_err(|bad| not_utf8(bad.offset as u64))?;
+            Ok(split.len())
         }
     }
+}
+
+/// Where a stream's bytes come from.
+enum Source {
+    Stdin(std::io::Stdin),
+    File(File),
+}
+
+/// Opens a `Form::Stream` input (`-` is standard input).
+fn open_stream(path: &Path) -> Result<Source> {
+    if path.as_os_str() == walk::STDIN {
+        return Ok(Source::Stdin(std::io::stdin()));
+    }
+    File::open(path).map(Source::File).map_err(|e| input_error(path, e.to_string()))
 }
 
 /// The most splits a job is cut into (beyond one per file boundary).

@@ -157,9 +157,9 @@ enum PlotCommand {
 
 #[derive(Args, Debug)]
 struct JobArgs {
-    /// Files or directories to count. A directory means every regular file
-    /// below it, except names starting with `.` or `_` and the job's own
-    /// output; a file named here is always read.
+    /// Files or directories to count (`-` is standard input). A directory
+    /// means every regular file below it, except names starting with `.` or
+    /// `_` and the job's own output; a file named here is always read.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
     /// Where to write the result; replaced only when the job succeeds

@@ -25,12 +25,19 @@ pub fn spool_streams(files: &mut [InputFile]) -> Result<Option<tempfile::TempDir
         .map_err(|e| Error::io("cannot create a spool directory for inputs of unknown length", e))?;
     for (index, file) in files.iter_mut().enumerate().filter(|(_, f)| f.form == Form::Stream) {
         let folder = dir.path().join(index.to_string());
-        let name = file.path.file_name().map_or_else(|| "input".into(), |n| n.to_os_string());
+        let name = match file.path.file_name() {
+            _ if file.path.as_os_str() == super::walk::STDIN => "stdin".into(),
+            Some(name) => name.to_os_string(),
+            None => "input".into(),
+        };
         let path = folder.join(name);
         let spool_error = |e: io::Error| Error::io(format!("cannot write spool file {}", path.display()), e);
         std::fs::create_dir(&folder).map_err(spool_error)?;
         let mut copy = File::options().write(true).create_new(true).mode(0o600).open(&path).map_err(spool_error)?;
-        let mut source = File::open(&file.path).map_err(|e| input_error(&file.path, e.to_string()))?;
+        let mut source: Box<dyn Read> = match super::open_stream(&file.path)? {
+            super::Source::Stdin(stdin) => Box::new(stdin.lock()),
+            super::Source::File(handle) => Box::new(handle),
+        };
         let mut buffer = vec![0u8; 1 << 20];
         let mut len = 0u64;
         loop {

@@ -2,7 +2,9 @@
 //! files in order, with directories walked the way Hadoop's input filter
 //! walks them, and each file classified by how it is read (`Form`).
 //!
-//! A file named on the command line is always read. Inside a directory,
+//! A file named on the command line is always read: a regular file, `-`
+//! (standard input), a FIFO or a character device (the last three read as
+//! streams). Inside a directory,
 //! entries whose name starts with `.` or `_` are skipped (hidden files,
 //! `.git`, `_SUCCESS` and `_logs` markers), and so are the job's own output
 //! file (the same file, by device and inode), anything that is not a
@@ -13,7 +15,7 @@
 
 use std::fs::{self, File, Metadata};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -22,6 +24,8 @@ use super::{Form, InputFile, input_error, map};
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
 
+/// The path that means standard input.
+pub const STDIN: &str = "-";
 /// How much of a file is looked at to decide whether it looks binary.
 const BINARY_PROBE: usize = 8 << 10;
 /// How many binary-looking files the warning names before it says "and N more".
@@ -85,13 +89,25 @@ pub fn resolve(job: &JobConfig) -> Result<Vec<InputFile>> {
 pub fn resolve_with(paths: &[PathBuf], filter: &Filter) -> Result<Vec<InputFile>> {
     let mut walk = Walk { filter, files: Vec::new(), binary: Vec::new() };
     for path in paths {
+        if path.as_os_str() == STDIN {
+            tracing::info!("input - (standard input, read as a stream)");
+            walk.files.push(InputFile { path: path.clone(), len: 0, form: Form::Stream });
+            continue;
+        }
         let meta = fs::metadata(path).map_err(|e| input_error(path, e.to_string()))?;
+        let kind = meta.file_type();
         if meta.is_dir() {
             walk.dir(path, path)?;
-        } else if meta.is_file() {
+        } else if meta.is_file() && !of_this_process(path) {
             walk.file(path)?;
+        } else if meta.is_file() || kind.is_fifo() || kind.is_char_device() {
+            // Not opened now: opening a FIFO waits for its writer, and
+            // closing it again would cut the writer off.
+            let absolute = std::path::absolute(path).map_err(|e| input_error(path, e.to_string()))?;
+            tracing::info!("input {} (read as a stream)", path.display());
+            walk.files.push(InputFile { path: absolute, len: 0, form: Form::Stream });
         } else {
-            return Err(input_error(path, "not a regular file or directory".into()));
+            return Err(input_error(path, "not a regular file, directory, FIFO or character device".into()));
         }
     }
     if !walk.binary.is_empty() {
@@ -173,6 +189,14 @@ impl Walk<'_> {
         self.files.push(InputFile { path: absolute, len, form });
         Ok(())
     }
+}
+
+/// True for a path that names one of this process's own descriptors
+/// (`/dev/stdin`, `/dev/fd/N`, `/proc/self/…`): another process, such as a
+/// worker, would open its own.
+fn of_this_process(path: &Path) -> bool {
+    let Ok(path) = std::path::absolute(path) else { return false };
+    ["/dev/stdin", "/dev/fd", "/proc/self", "/proc/thread-self"].iter().any(|p| path.starts_with(p))
 }
 
 fn skipped(path: &Path, reason: &str) {

@@ -28,7 +28,8 @@ pub fn master(stats: &[NodeStats]) -> Result<u64> {
 }
 
 /// Counts the words that start in `split` into `table`.
-pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<()> {
+/// Returns the bytes read.
+pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<u64> {
     input::split_words(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
 }
 
@@ -74,7 +75,7 @@ pub fn worker(
                 }
                 match local.direct.as_mut() {
                     Some(batcher) => send_split(files, split, tokenizer, workers, batcher, sink)?,
-                    None => count_split(files, split, tokenizer, &mut local.table)?,
+                    None => drop(count_split(files, split, tokenizer, &mut local.table)?),
                 }
                 sink.progress(split.len());
                 let table = &mut local.table;

@@ -3,11 +3,12 @@
 //! their content (/proc, /sys), compared with the oracle on the bytes they
 //! hold.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use crate::oracle;
-use crate::util::{BIN, Dir, Worker, addrs, assert_same, fails, ok};
+use crate::util::{BIN, Dir, Worker, addrs, assert_same, data, fails, ok};
 
 /// Runs `wordfreq ARGS... PATHS...` in `dir`, which must succeed, with its
 /// temporary files in `dir/tmp`; returns its result file.
@@ -189,4 +190,92 @@ fn a_binary_looking_file_is_counted_and_named_in_one_warning_and_verbose_lists_i
     cmd.current_dir(dir.join("corpus"));
     let log = String::from_utf8_lossy(&ok(cmd).stderr).into_owned();
     assert!(log.contains("skipped ./resultats.txt: it is this job's output"), "{log}");
+}
+
+/// Starts `cmd` with `feed` writing its standard input from a thread (so a
+/// large input streams), and waits for it.
+fn with_stdin(mut cmd: Command, feed: impl FnOnce(&mut dyn Write) + Send + 'static) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || feed(&mut stdin));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn succeeded(out: &Output) {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn standard_input_and_fifos_are_read_by_every_command() {
+    let dir = Dir::new();
+    let text = std::fs::read(data("kjvbible.txt")).unwrap()[..1_500_000].to_vec();
+    let copy = dir.write("copy.txt", &text);
+    let other = dir.write("other.txt", "In the beginning again\n");
+    let workers = [Worker::start(), Worker::start()];
+    let list = addrs(&workers);
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for args in [&["count"][..], &["run", "-w", "2"], &["master", "--workers", &list]] {
+        for (paths, expected) in [
+            (&["-"][..], oracle::expected_for(&copy)),
+            (&["/dev/stdin"], oracle::expected_for(&copy)),
+            (&["other.txt", "-", "other.txt"], oracle::expected(&[other.clone(), copy.clone(), other.clone()], true)),
+        ] {
+            let mut cmd = dir.cmd(&[args, &["-q", "--split-size", "64K", "-o", "out.txt"], paths].concat());
+            cmd.env("TMPDIR", &tmp);
+            let fed = text.clone();
+            succeeded(&with_stdin(cmd, move |stdin| stdin.write_all(&fed).unwrap()));
+            assert_same(&format!("{args:?} {paths:?}"), &dir.read("out.txt"), &expected);
+        }
+
+        // A FIFO: the writer opens it once the command does.
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        mkfifo(&fifo);
+        let fed = text.clone();
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || std::fs::write(path, fed).unwrap());
+        let mut cmd = dir.cmd(&[args, &["-q", "-o", "out.txt", "fifo"]].concat());
+        cmd.env("TMPDIR", &tmp);
+        ok(cmd);
+        writer.join().unwrap();
+        assert_same(&format!("{args:?} fifo"), &dir.read("out.txt"), &oracle::expected_for(&copy));
+    }
+    // The copies made for the workers are gone.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_pipe_larger_than_the_memory_allowed_is_counted() {
+    // 192 MiB through a pipe, with the process's private writable memory
+    // (RLIMIT_DATA) capped at 96 MiB: holding the input would fail.
+    const WORDS: [&str; 8] = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
+    let block = format!("{}\n", WORDS.join(" ")).repeat(4096).into_bytes();
+    let blocks = (192 << 20) / block.len();
+    let mut sorted = WORDS.to_vec();
+    sorted.sort();
+    let expected: String = sorted.iter().map(|w| format!("{w} {}\n", 4096 * blocks)).collect();
+    let dir = Dir::new();
+    for args in ["count -t 1", "run -w 1"] {
+        let script = format!("ulimit -d {} && exec '{BIN}' {args} -q -o out.txt -", 96 << 10);
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script]).current_dir(dir.path()).env("TMPDIR", dir.path());
+        let block = block.clone();
+        let out = with_stdin(cmd, move |stdin| {
+            for _ in 0..blocks {
+                stdin.write_all(&block).unwrap();
+            }
+        });
+        succeeded(&out);
+        assert_same(args, &dir.read("out.txt"), expected.as_bytes());
+    }
 }
