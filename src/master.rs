@@ -204,7 +204,7 @@ impl Master {
         if job.ship {
             // Shipping takes as long as the bytes take: no deadline while
             // they flow, the usual one after.
-            self.feed = Some(Feed::Inputs(Shipper::new(files, &plan)));
+            self.feed = Some(Feed::Inputs(Shipper::new(files, &plan, job.tokenizer)));
             self.wait(None, |m| m.feed.is_none())?;
         }
         self.barrier(Some(INIT_TIMEOUT))?;

@@ -3,12 +3,14 @@
 //! master's paths (no shared filesystem).
 //!
 //! A worker's splits are one contiguous run of bytes per file, so it gets
-//! one range per file: from 8 bytes before its first split (a tokenizer
-//! looks back at the char before a split to see whether a word runs into it)
-//! to the end of its last split, then on to the first ASCII whitespace byte
+//! one range per file: from the first byte the tokenizer reads before its
+//! first split (`Tokenizer::reads_from`: 8 bytes, or for `words` back to a
+//! point where the text may be cut, found by reading backwards) to the end
+//! of its last split, then on to the first ASCII whitespace byte
 //! (inclusive) or the end of the file, since a split's last word is read
-//! past its end. Whitespace ends a word under every tokenizer, so these are
-//! all the bytes any tokenizer reads.
+//! past its end. No word holds ASCII whitespace under any tokenizer, and
+//! none is decided by what follows one, so these are all the bytes any
+//! tokenizer reads.
 //!
 //! The master reads the files in bounded chunks as the link drains
 //! (`Shipper`); the worker writes them at their offsets into a sparse spool
@@ -23,14 +25,15 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::input::{InputFile, Split};
-use crate::tokenize::is_space;
+use crate::tokenize::{Tokenizer, is_space};
 use crate::wire::Kind;
 use crate::wire::message::{self, ArchivedShipChunk, ArchivedShipEnd, ShipChunk, ShipEnd};
 
 /// Bytes of file data in one chunk.
 pub const CHUNK_BYTES: usize = 1 << 20;
-/// Bytes shipped before a worker's first split.
-const LOOK_BEHIND: u64 = 8;
+/// How much is read at first when looking back from a worker's first split
+/// for the bytes its tokenizer reads there.
+const LOOK_BEHIND_STEP: usize = 4 << 10;
 /// How much is read at a time while looking for the end of a split's last word.
 const TAIL_STEP: usize = 64 << 10;
 
@@ -41,12 +44,14 @@ struct Pending {
     local: u32,
     path: PathBuf,
     len: u64,
-    /// Next byte to send.
+    /// Next byte to send; until the file is opened, the start of the first
+    /// split (the bytes the tokenizer reads before it are found then).
     pos: u64,
     /// The end of the last split; past it, bytes are sent up to the first
     /// whitespace byte.
     end: u64,
     handle: Option<File>,
+    tokenizer: Tokenizer,
 }
 
 /// Master side: what every worker still needs, read a chunk at a time.
@@ -61,9 +66,10 @@ pub struct Shipper {
 }
 
 impl Shipper {
-    /// The ranges each worker of `plan` needs, numbered as `init::job_specs`
-    /// numbers a worker's files (in the order its splits reach them).
-    pub fn new(files: &[InputFile], plan: &[Vec<Split>]) -> Shipper {
+    /// The ranges each worker of `plan` needs under `tokenizer`, numbered as
+    /// `init::job_specs` numbers a worker's files (in the order its splits
+    /// reach them).
+    pub fn new(files: &[InputFile], plan: &[Vec<Split>], tokenizer: Tokenizer) -> Shipper {
         let pending = plan
             .iter()
             .map(|splits| {
@@ -82,9 +88,10 @@ impl Shipper {
                         local: ranges.len() as u32,
                         path: file.path.clone(),
                         len: file.len,
-                        pos: s.start.saturating_sub(LOOK_BEHIND),
+                        pos: s.start,
                         end: s.end,
                         handle: None,
+                        tokenizer,
                     });
                 }
                 ranges
@@ -145,6 +152,8 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
         if len < range.len {
             return Err(fail(format!("it changed before it was read (it shrank from {} to {len} bytes)", range.len)));
         }
+        range.pos =
+            reads_from(&handle, range.pos, range.tokenizer).map_err(|e| fail(format!("cannot read it: {e}")))?;
         range.handle = Some(handle);
     }
     let in_tail = range.pos >= range.end;
@@ -168,6 +177,24 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
     }
     range.pos += bytes as u64;
     Ok(Chunk { local: range.local, offset, bytes, finished })
+}
+
+/// The first byte `tokenizer` reads for a split that starts at `start`,
+/// from windows read backwards until one shows it (a window's first byte is
+/// taken for the file's start, so only an answer after it is trusted).
+fn reads_from(handle: &File, start: u64, tokenizer: Tokenizer) -> std::io::Result<u64> {
+    let mut window = LOOK_BEHIND_STEP as u64;
+    let mut bytes = Vec::new();
+    loop {
+        let from = start.saturating_sub(window);
+        bytes.resize((start - from) as usize, 0);
+        handle.read_exact_at(&mut bytes, from)?;
+        let first = tokenizer.reads_from(&bytes, bytes.len()) as u64;
+        if first > 0 || from == 0 {
+            return Ok(from + first);
+        }
+        window *= 4;
+    }
 }
 
 /// Worker side: the shipped bytes, in sparse files of the original lengths
@@ -282,7 +309,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let files = [InputFile::mapped(path, text.len() as u64)];
         let plan = crate::input::assign(&files, 2, 5);
-        let mut shipper = Shipper::new(&files, &plan);
+        let mut shipper = Shipper::new(&files, &plan, Tokenizer::Whitespace);
         for (rank, splits) in plan.iter().enumerate() {
             let (mut spool, inputs) = Spool::create(&files).unwrap();
             while let Some(frame) = shipper.next_frame(rank).unwrap() {
