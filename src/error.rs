@@ -20,8 +20,10 @@ pub enum Error {
     #[error("cannot read input {path}: {reason}")]
     Input { path: PathBuf, reason: String },
 
-    /// The `alnum` tokenizer met bytes that are not UTF-8.
-    #[error("{path}: invalid UTF-8 at byte offset {offset} (the alnum tokenizer needs UTF-8 input)")]
+    /// The `alnum` or `words` tokenizer met bytes that are not UTF-8.
+    #[error(
+        "{path}: invalid UTF-8 at byte offset {offset} (alnum and words need UTF-8 input; the whitespace tokenizers take any bytes)"
+    )]
     NotUtf8 { path: PathBuf, offset: u64 },
 
     /// The output file (or its temporary sibling) could not be written.

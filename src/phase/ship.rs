@@ -152,8 +152,8 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
         if len < range.len {
             return Err(fail(format!("it changed before it was read (it shrank from {} to {len} bytes)", range.len)));
         }
-        range.pos =
-            reads_from(&handle, range.pos, range.tokenizer).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        range.pos = reads_from(&handle, range.pos, range.len, range.tokenizer)
+            .map_err(|e| fail(format!("cannot read it: {e}")))?;
         range.handle = Some(handle);
     }
     let in_tail = range.pos >= range.end;
@@ -179,17 +179,19 @@ fn read_chunk(range: &mut Pending, buffer: &mut Vec<u8>) -> Result<Chunk> {
     Ok(Chunk { local: range.local, offset, bytes, finished })
 }
 
-/// The first byte `tokenizer` reads for a split that starts at `start`,
-/// from windows read backwards until one shows it (a window's first byte is
-/// taken for the file's start, so only an answer after it is trusted).
-fn reads_from(handle: &File, start: u64, tokenizer: Tokenizer) -> std::io::Result<u64> {
+/// The first byte `tokenizer` reads for a split that starts at `start` in
+/// a file of `len` bytes, from windows read backwards until one shows it. A
+/// window's first byte is taken for the file's start, so only an answer
+/// after it is trusted; a window holds the char at `start` too, or its end
+/// would be taken for the file's end.
+fn reads_from(handle: &File, start: u64, len: u64, tokenizer: Tokenizer) -> std::io::Result<u64> {
     let mut window = LOOK_BEHIND_STEP as u64;
     let mut bytes = Vec::new();
     loop {
         let from = start.saturating_sub(window);
-        bytes.resize((start - from) as usize, 0);
+        bytes.resize((len.min(start + 4) - from) as usize, 0);
         handle.read_exact_at(&mut bytes, from)?;
-        let first = tokenizer.reads_from(&bytes, bytes.len()) as u64;
+        let first = tokenizer.reads_from(&bytes, (start - from) as usize) as u64;
         if first > 0 || from == 0 {
             return Ok(from + first);
         }
@@ -332,6 +334,54 @@ mod tests {
             assert!(got[..from].iter().chain(&got[to..]).all(|&b| b == 0), "rank {rank}: {got:?}");
         }
         assert!(shipper.is_done());
+    }
+
+    /// Ships `text` to `workers` and returns, for each, the spool's bytes.
+    fn ship(text: &[u8], workers: usize, split_size: u64, tokenizer: Tokenizer) -> (Vec<Vec<Split>>, Vec<Vec<u8>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, text).unwrap();
+        let files = [InputFile { path, len: text.len() as u64 }];
+        let plan = crate::input::assign(&files, workers, split_size);
+        let mut shipper = Shipper::new(&files, &plan, tokenizer);
+        let mut spools = Vec::new();
+        for rank in 0..workers {
+            let (mut spool, inputs) = Spool::create(&files).unwrap();
+            while let Some(frame) = shipper.next_frame(rank).unwrap() {
+                let body = payload(&frame);
+                match frame[4] {
+                    k if k == Kind::ShipChunk as u8 => {
+                        spool.write(message::access::<ArchivedShipChunk>(Kind::ShipChunk, &body).unwrap()).unwrap()
+                    }
+                    _ => spool.end(message::access::<ArchivedShipEnd>(Kind::ShipEnd, &body).unwrap()).unwrap(),
+                }
+            }
+            spools.push(std::fs::read(&inputs[0].path).unwrap());
+        }
+        (plan, spools)
+    }
+
+    #[test]
+    fn a_worker_under_words_gets_what_it_reads_before_its_splits() {
+        // Long runs of marks: a split's start shows nothing of its word; the
+        // safe point before it is far back, after a multi-byte char.
+        let unit = format!("x{}y\n日{}.{}b ", "\u{93e}".repeat(700), "\u{301}".repeat(900), "\u{301}".repeat(900));
+        let text = unit.repeat(3);
+        let words = |data: &[u8], splits: &[Split]| {
+            let mut out = Vec::new();
+            for s in splits {
+                Tokenizer::Words.words(data, s.start as usize..s.end as usize, |_, w| out.push(w.to_vec())).unwrap();
+            }
+            out
+        };
+        for workers in [2, 3, 5] {
+            let (plan, spools) = ship(text.as_bytes(), workers, 1000, Tokenizer::Words);
+            for (splits, spool) in plan.iter().zip(&spools) {
+                assert_eq!(words(spool, splits), words(text.as_bytes(), splits), "{workers} workers");
+                let shipped = spool.iter().filter(|&&b| b != 0).count();
+                assert!(shipped < text.len(), "only what the splits need is shipped");
+            }
+        }
     }
 
     #[test]

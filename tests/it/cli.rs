@@ -98,13 +98,21 @@ fn an_unreachable_worker_is_named() {
 }
 
 #[test]
-fn invalid_utf8_under_alnum_names_the_file_and_offset() {
+fn invalid_utf8_under_alnum_and_words_names_the_file_and_its_first_bad_byte() {
     let dir = Dir::new();
-    dir.write("bad.txt", b"fine words \xff\xfe here");
-    for mode in [&["count"][..], &["run", "--workers", "2"]] {
-        let mut args = mode.to_vec();
-        args.extend(["--tokenizer", "alnum", "-o", "out.txt", "--split-size", "4", "bad.txt"]);
-        assert_fails_cleanly(&dir, &args, "bad.txt: invalid UTF-8 at byte offset 11");
+    dir.write("bad.txt", b"fine words \xff\xfe here, and later \xc3 more \xff");
+    // A file may start inside a char, too.
+    dir.write("cut.txt", b"\x80\x80 text after");
+    for tokenizer in ["alnum", "words"] {
+        for mode in [&["count", "-t", "1"][..], &["count", "-t", "2"], &["run", "-w", "2"], &["run", "-w", "3"]] {
+            for split in ["1", "4", "8M"] {
+                for (file, offset) in [("bad.txt", 11), ("cut.txt", 0)] {
+                    let mut args = mode.to_vec();
+                    args.extend(["--tokenizer", tokenizer, "-o", "out.txt", "--split-size", split, file]);
+                    assert_fails_cleanly(&dir, &args, &format!("{file}: invalid UTF-8 at byte offset {offset}"));
+                }
+            }
+        }
     }
 }
 

@@ -160,6 +160,102 @@ fn the_alnum_tokenizer_splits_on_punctuation_and_lowercases_unicode() {
 }
 
 #[test]
+fn the_words_tokenizer_keeps_words_whole_and_normalises_them() {
+    let dir = Dir::new();
+    let input = dir.write("input.txt", "Don't STOP—don't stop! 3.14 (3.14) café CAFE\u{301} 👍 — 日本\n");
+    // Worked out by hand from UAX #29, lowercase and NFC.
+    let expected = "3.14 2\ncafé 2\ndon't 2\nstop 2\n日 1\n本 1\n";
+    check(&dir, &[input], &["--tokenizer", "words"], &["1", "5", "8M"], expected.as_bytes());
+}
+
+/// Multilingual text: words of many scripts, precomposed and decomposed,
+/// in several cases; numbers, contractions, emoji and punctuation; joined
+/// by assorted whitespace, or by nothing.
+fn multilingual_text(seed: u64, len: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "The",
+        "quick",
+        "BROWN",
+        "fox",
+        "can't",
+        "don’t",
+        "3.14",
+        "1,000",
+        "e.g.",
+        "U.S.A.",
+        "_id",
+        "snake_case",
+        "café",
+        "cafe\u{301}",
+        "CAFÉ",
+        "naïve",
+        "nai\u{308}ve",
+        "Straße",
+        "STRASSE",
+        "ΟΔΟΣ",
+        "οδός",
+        "Ελληνικά",
+        "русский",
+        "ЯЗЫК",
+        "日本語",
+        "のテキスト",
+        "中文字",
+        "한국어",
+        "한국어",
+        "العربية",
+        "١٢٣",
+        "हिन्दी",
+        "עברית",
+        "צה\"ל",
+        "👍",
+        "👍🏽",
+        "🇫🇷",
+        "—",
+        "...",
+        "«",
+        "»",
+        "(",
+        ")",
+        "!",
+        "?",
+        ",",
+        ";",
+        ":",
+        "x:y",
+        "İstanbul",
+        "ǅ",
+        "ﬁ",
+        "\u{2126}",
+        "http://example.com/a_b",
+        "ก\u{e31}บ",
+        "x\u{200d}👍",
+    ];
+    const GAPS: &[&str] = &[" ", " ", " ", "  ", "\n", "\r\n", "\t", "\u{3000}", "\u{a0}", ""];
+    let mut state = seed;
+    let mut next = move |n: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize % n
+    };
+    let mut out = String::new();
+    while out.len() < len {
+        out.push_str(WORDS[next(WORDS.len())]);
+        out.push_str(GAPS[next(GAPS.len())]);
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn alnum_and_words_match_their_references_on_multilingual_text() {
+    let dir = Dir::new();
+    let inputs = vec![dir.write("a.txt", multilingual_text(1, 5000)), dir.write("b.txt", multilingual_text(2, 700))];
+    for tokenizer in ["alnum", "words"] {
+        let words = if tokenizer == "alnum" { oracle::alnum } else { oracle::unicode_words };
+        let expected = oracle::expected_by(&inputs, words);
+        check(&dir, &inputs, &["--tokenizer", tokenizer], &["1", "7", "64", "8M"], &expected);
+    }
+}
+
+#[test]
 fn more_files_than_a_process_may_map_at_once() {
     // Linux allows 65,530 mappings per process by default: inputs must not
     // all be mapped at the same time.

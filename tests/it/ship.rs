@@ -104,6 +104,40 @@ fn shipped_alnum_jobs_match_count() {
 }
 
 #[test]
+fn shipped_words_jobs_get_the_bytes_before_a_split_that_words_need() {
+    // Under `words`, whether a word starts at a split's first byte can depend
+    // on more than the 8 bytes before it: a long word, a mark-laden one, a
+    // run of ideographs or flags. The master ships back to a safe point.
+    let workers = [Worker::start(), Worker::start(), Worker::start()];
+    let dir = Dir::new();
+    // Most bytes here sit in long runs of marks, where a split's start shows
+    // nothing of the word it is in.
+    let marks = |mark: &str| mark.repeat(30);
+    let pieces = [
+        format!("a{}.{}b ", marks("\u{301}"), marks("\u{301}")),
+        format!("x{}y\n", marks("\u{93e}")),
+        "internationalization.localization ".to_string(),
+        "日本語テキスト漢字仮名交じり文".to_string(),
+        "🇫🇷🇩🇪🇮🇹🇪🇸x ".to_string(),
+        "CAFE\u{301}S café\r\n".to_string(),
+    ];
+    let text: String = (0..30).map(|i| pieces[(i * 7) % pieces.len()].as_str()).collect();
+    let input = dir.write("w.txt", text);
+    let expected = oracle::expected_by(std::slice::from_ref(&input), oracle::unicode_words);
+    for n in [1, 2, 3] {
+        for split in ["1", "5", "64", "8M"] {
+            let out = master(
+                &dir,
+                &workers[..n],
+                &["--tokenizer", "words", "--split-size", split],
+                std::slice::from_ref(&input),
+            );
+            assert_same(&format!("--ship words, {n} workers, split {split}"), &out, &expected);
+        }
+    }
+}
+
+#[test]
 fn shipped_inputs_reach_workers_that_cannot_see_them() {
     // The inputs live in a directory that each worker's mount namespace
     // covers with an empty tmpfs. Needs unshare(1) and the right to use it.
