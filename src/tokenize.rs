@@ -472,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn the_examples_in_the_help_and_the_readme_hold() {
+        let cases: [(Tokenizer, &str, &[&str]); 8] = [
+            (Tokenizer::WhitespaceLower, "Don't STOP.", &["don't", "stop."]),
+            (Tokenizer::Whitespace, "Don't STOP.", &["Don't", "STOP."]),
+            (Tokenizer::Alnum, "Don't STOP—Ünïcode 3.14", &["don", "t", "stop", "ünïcode", "3", "14"]),
+            (Tokenizer::Alnum, "Don't STOP—Ünïcode 3.14, ΣΑΣ", &["don", "t", "stop", "ünïcode", "3", "14", "σασ"]),
+            (Tokenizer::Words, "Don't STOP—it's 3.14 €, café 👍", &["don't", "stop", "it's", "3.14", "café"]),
+            (
+                Tokenizer::Words,
+                "Don't STOP—it's 3.14 €, café cafe\u{301} 👍",
+                &["don't", "stop", "it's", "3.14", "café", "café"],
+            ),
+            (Tokenizer::Words, "1,000.50 e.g. x:y _id", &["1,000.50", "e.g", "x:y", "_id"]),
+            (Tokenizer::Words, "ΟΔΟΣ İ 日本語のテキスト", &["οδος", "i\u{307}", "日", "本", "語", "の", "テキスト"]),
+        ];
+        for (tok, text, expected) in cases {
+            assert_eq!(all(tok, text.as_bytes()), strings(expected), "{tok:?} {text:?}");
+        }
+    }
+
+    #[test]
     fn words_ranges_cut_at_every_byte() {
         let text = "Über 3.14 «naïve» cafe\u{301}s can't 日本語 テキスト\r\n e.g. 🇫🇷🇩🇪 a\u{200d}👍 ΣΑΣ x";
         let data = text.as_bytes();
