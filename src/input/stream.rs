@@ -5,14 +5,14 @@
 //! those of tokenizing the whole stream at once, through the tokenizer's
 //! public `Tokenizer::words`.
 //!
-//! Memory is a chunk plus the longest stretch without a safe cut: for the
-//! whitespace tokenizers, the longest word; for `alnum`, the longest run
-//! without an ASCII byte that is not a letter or digit; for any other
-//! tokenizer, the longest line.
+//! Memory is a chunk plus the longest stretch without a safe cut
+//! (`Tokenizer::cut_before`): for the whitespace tokenizers and `alnum`, the
+//! longest word; for `words`, about the longest word too (a cut needs a
+//! space, most ASCII punctuation or an ideograph before it).
 
 use std::io::{self, Read};
 
-use crate::tokenize::{Tokenizer, is_space};
+use crate::tokenize::Tokenizer;
 
 /// Bytes read from the stream at a time.
 pub const CHUNK: usize = 1 << 20;
@@ -75,18 +75,10 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The end of the last byte of `data` that no word of `tokenizer` spans
-/// (0 if there is none): words that start before it end before it.
+/// (0 if there is none): words that start before it end before it, and the
+/// text after it tokenizes alone, whatever follows `data`.
 fn safe_cut(tokenizer: Tokenizer, data: &[u8]) -> usize {
-    let boundary: fn(u8) -> bool = match tokenizer {
-        Tokenizer::WhitespaceLower | Tokenizer::Whitespace => is_space,
-        // An ASCII byte other than a letter or a digit is a char that is
-        // not alphanumeric, and never part of a multibyte char.
-        Tokenizer::Alnum => |b: u8| b.is_ascii() && !b.is_ascii_alphanumeric(),
-        // A line break ends a word under any rule of words.
-        #[allow(unreachable_patterns)]
-        _ => |b: u8| b == b'\n',
-    };
-    data.iter().rposition(|&b| boundary(b)).map_or(0, |i| i + 1)
+    tokenizer.cut_before(data, data.len())
 }
 
 #[cfg(test)]
@@ -139,7 +131,7 @@ mod tests {
             i += 1;
         }
         text.extend_from_slice("été, über—ñandú".as_bytes());
-        for tokenizer in [Tokenizer::WhitespaceLower, Tokenizer::Whitespace, Tokenizer::Alnum] {
+        for tokenizer in [Tokenizer::WhitespaceLower, Tokenizer::Whitespace, Tokenizer::Alnum, Tokenizer::Words] {
             assert_eq!(streamed(tokenizer, &text, 100_000, CHUNK).unwrap(), whole(tokenizer, &text), "{tokenizer:?}");
         }
     }
@@ -172,7 +164,7 @@ mod tests {
             step in 1usize..50,
             chunk in 1usize..40,
         ) {
-            for tokenizer in [Tokenizer::WhitespaceLower, Tokenizer::Whitespace, Tokenizer::Alnum] {
+            for tokenizer in [Tokenizer::WhitespaceLower, Tokenizer::Whitespace, Tokenizer::Alnum, Tokenizer::Words] {
                 let got = streamed(tokenizer, text.as_bytes(), step, chunk).unwrap();
                 prop_assert_eq!(got, whole(tokenizer, text.as_bytes()));
             }

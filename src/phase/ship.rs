@@ -341,7 +341,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.txt");
         std::fs::write(&path, text).unwrap();
-        let files = [InputFile { path, len: text.len() as u64 }];
+        let files = [InputFile::mapped(path, text.len() as u64)];
         let plan = crate::input::assign(&files, workers, split_size);
         let mut shipper = Shipper::new(&files, &plan, tokenizer);
         let mut spools = Vec::new();
