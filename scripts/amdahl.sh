@@ -153,11 +153,13 @@ names = ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_ou
 walls = {n: 0.0 for n in names}
 moved = {n: 0 for n in names}
 for p in m["phases"]:
-    # `count` has one step, recorded as shuffle1, plus init and sort_output.
-    walls[p["phase"]] += p["wall_s"]
-    moved[p["phase"]] += p["master_bytes_sent"] + sum(n["bytes_sent"] for n in p["nodes"])
-fields = [corpus, plan, mode, k, rep, cpus, rate, setting, m["total_bytes"], f'{m["wall_s"]:.4f}']
-fields += [f"{walls[n]:.4f}" for n in names] + [moved[n] for n in names] + [f'{m["master_cpu_s"]:.3f}']
+    # `count` has one step, `count`, in the shuffle1 column, plus init and
+    # sort_output. Times in the metrics are whole microseconds.
+    name = "shuffle1" if p["phase"] == "count" else p["phase"]
+    walls[name] += p["wall_us"] / 1e6
+    moved[name] += p["master_bytes_sent"] + sum(n["bytes_sent"] for n in p["nodes"])
+fields = [corpus, plan, mode, k, rep, cpus, rate, setting, m["total_bytes"], f'{m["wall_us"] / 1e6:.4f}']
+fields += [f"{walls[n]:.4f}" for n in names] + [moved[n] for n in names] + [f'{m["master_cpu_us"] / 1e6:.3f}']
 print(",".join(map(str, fields)))
 PY
 }
@@ -176,7 +178,7 @@ for c in "${corpora[@]}"; do
     for ((r = 1; r <= reps; r++)); do
       node "$wf" count -q --threads 1 --metrics "$m" -o /dev/null "$base"
       row "$m" "$c" t1 "$mode" 1 "$r"
-      printf '  rep %d: T1 %.2f s' "$r" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_s"])' "$m")"
+      printf '  rep %d: T1 %.2f s' "$r" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_us"] / 1e6)' "$m")"
       for k in ${nodes//,/ }; do
         inputs=("$base")
         if [ "$mode" = weak ]; then inputs=(); for ((i = 0; i < k; i++)); do inputs+=("$base"); done; fi

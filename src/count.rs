@@ -14,42 +14,24 @@ use crate::counts::WordCounts;
 use crate::error::{Error, Result};
 use crate::format::ResultWriter;
 use crate::input::{self, Form};
-use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
+use crate::metrics::{JobMetrics, PhaseMetrics, micros_since};
 use crate::output::Output;
 use crate::phase::Phase;
 use crate::phase::shuffle1::count_split;
 use crate::phase::sort_output::CHUNK_BYTES;
 use crate::progress::Progress;
 
+/// The name of the step that reads, tokenizes and counts, between `init`
+/// and `sort_output`, in metrics and on the progress line.
+pub const STEP: &str = "count";
+
 /// Counts the job's inputs on `threads` threads and writes the result.
 pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let clock = Instant::now();
     let mut phases = Vec::new();
-    let mut lap = |phase: Phase, start: f64, records: u64, distinct: u64| {
-        let end = clock.elapsed().as_secs_f64();
-        phases.push(PhaseMetrics {
-            phase: phase.name(),
-            start_s: start,
-            end_s: end,
-            wall_s: end - start,
-            master_bytes_sent: 0,
-            master_bytes_received: 0,
-            nodes: vec![NodeMetrics {
-                rank: 0,
-                start_s: start,
-                end_s: end,
-                busy_s: end - start,
-                bytes_sent: 0,
-                bytes_received: 0,
-                records_sent: records,
-                records_received: 0,
-                words_sent: 0,
-                words_received: 0,
-                distinct,
-                table_bytes: 0,
-            }],
-            shares: None,
-        });
+    let mut lap = |phase: &'static str, start: u64, records: u64, distinct: u64| {
+        let end = micros_since(clock);
+        phases.push(PhaseMetrics::local(phase, (start, end), records, distinct));
         end
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -61,10 +43,10 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     let mut output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let splits = input::assign(&files, 1, job.split_size).remove(0);
-    let t = lap(Phase::Init, 0.0, 0, 0);
+    let t = lap(Phase::Init.name(), 0, 0, 0);
 
-    let progress = Progress::new(job.progress, total_bytes, 1);
-    progress.phase(Phase::Shuffle1, 0);
+    let progress = Progress::on_threads(job.progress, total_bytes, threads);
+    progress.step(STEP);
     // Bytes read from streams, whose length was not known before.
     let streamed = AtomicU64::new(0);
     let table = pool.install(|| {
@@ -86,7 +68,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     })?;
     progress.finish();
     let (total_words, distinct) = (table.total(), table.len() as u64);
-    let t = lap(Phase::Shuffle1, t, total_words, distinct);
+    let t = lap(STEP, t, total_words, distinct);
 
     let mut entries = table.into_entries();
     pool.install(|| entries.sort_selected(job.select));
@@ -94,14 +76,14 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         output.write(&chunk)?;
     }
     output.commit()?;
-    lap(Phase::SortOutput, t, entries.len() as u64, distinct);
+    lap(Phase::SortOutput.name(), t, entries.len() as u64, distinct);
 
     Ok(JobMetrics {
         threads: Some(threads),
         total_words,
         distinct_words: distinct,
-        wall_s: clock.elapsed().as_secs_f64(),
-        master_cpu_s: crate::metrics::process_cpu_s(),
+        wall_us: micros_since(clock),
+        master_cpu_us: crate::metrics::process_cpu_us(),
         phases,
         ..JobMetrics::new("count", job, files.len(), total_bytes + streamed.into_inner())
     })

@@ -24,6 +24,10 @@
 //! [`input`], counted in [`counts`], ordered by [`order`]; [`metrics`] and
 //! [`progress`] report on the job.
 
+/// The git commit this build was made from (12 hex digits), or `unknown`
+/// outside a git checkout; set by `build.rs`.
+pub const BUILD_COMMIT: &str = env!("WORDFREQ_COMMIT");
+
 pub mod addrs;
 pub mod config;
 pub mod count;
@@ -34,6 +38,7 @@ pub mod failpoint;
 pub mod format;
 pub mod histogram;
 pub mod input;
+pub mod logs;
 pub mod master;
 pub mod metrics;
 pub mod net;

@@ -2,12 +2,10 @@
 //! calls a driver, prints the metrics table or the one error line, and picks
 //! the exit code (0 success, 1 failure, 2 bad arguments).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
 use wordfreq::format::Format;
@@ -220,7 +218,8 @@ struct LogArgs {
 }
 
 impl LogArgs {
-    fn init(&self) {
+    /// Starts logging for a process whose lines name it `source`.
+    fn init(&self, source: &str) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) => "warn",
@@ -228,15 +227,7 @@ impl LogArgs {
             (false, 2) => "debug",
             _ => "trace",
         };
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("wordfreq={level}")));
-        // Colour only on a terminal, and never when NO_COLOR is set.
-        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(colour)
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .try_init();
+        wordfreq::logs::init(level, source);
     }
 
     /// The same verbosity, for child processes.
@@ -321,7 +312,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(addrs::join_spaced_lists(std::env::args_os()));
+    // `--version` names the build's commit and its protocol version.
+    let version = format!(
+        "{} (commit {}, protocol {})",
+        env!("CARGO_PKG_VERSION"),
+        wordfreq::BUILD_COMMIT,
+        wordfreq::wire::hello::VERSION
+    );
+    let matches = Cli::command()
+        .version(&*Box::leak(version.into_boxed_str()))
+        .get_matches_from(addrs::join_spaced_lists(std::env::args_os()));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         // `wordfreq ... -o - | head`: the reader has what it wanted.
@@ -344,18 +345,18 @@ fn positive(name: &str, n: Option<usize>) -> Result<usize> {
 fn execute(command: Command) -> Result<()> {
     match command {
         Command::Worker { listen, threads, log } => {
-            log.init();
+            log.init("worker");
             worker::serve(&listen, positive("--threads", threads)?)
         }
         Command::Count { threads, job } => {
-            job.log.init();
+            job.log.init("count");
             let file = job.open_metrics()?;
             let threads = positive("--threads", threads)?;
             let metrics = count::run_count(&job.config(Some(threads)), threads)?;
             job.report(&metrics, file)
         }
         Command::Run { workers, plan, job } => {
-            job.log.init();
+            job.log.init("master");
             let file = job.open_metrics()?;
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
@@ -365,7 +366,7 @@ fn execute(command: Command) -> Result<()> {
             job.report(&metrics, file)
         }
         Command::Master { workers, hosts, ship, plan, job } => {
-            job.log.init();
+            job.log.init("master");
             let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             let file = job.open_metrics()?;
             let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
@@ -373,7 +374,7 @@ fn execute(command: Command) -> Result<()> {
             job.report(&metrics, file)
         }
         Command::Plot(plot) => {
-            LogArgs { quiet: false, verbose: 0 }.init();
+            LogArgs { quiet: false, verbose: 0 }.init("plot");
             match plot {
                 PlotCommand::Scaling { csv, out } => {
                     let dir = out.unwrap_or_else(|| csv.parent().map(PathBuf::from).unwrap_or_default());
@@ -389,7 +390,7 @@ fn execute(command: Command) -> Result<()> {
             }
         }
         Command::Status { workers, hosts, wait, log } => {
-            log.init();
+            log.init("status");
             let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             if !(0.0..=86_400.0).contains(&wait) {
                 return Err(Error::Usage(format!("--wait {wait}: give a number of seconds from 0 to 86400")));

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::format::ResultWriter;
 use crate::histogram::Histogram;
 use crate::input;
-use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics};
+use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics, micros_since};
 use crate::net::{Closed, NetEvent, Reactor, Token};
 use crate::output::Output;
 use crate::phase::central::{self, Gather, Ranges, Redistribute};
@@ -65,13 +65,15 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
     let output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
     let reactor = Reactor::new(None).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let job_id = job_id();
+    crate::logs::set_source(crate::logs::in_job("master", job_id));
     let mut master = Master {
         reactor,
         links: Vec::new(),
         by_token: HashMap::new(),
         events: Vec::new(),
         phase: Phase::Init,
-        job_id: job_id(),
+        job_id,
         progress: Progress::new(job.progress, total_bytes, workers.len()),
         output: Some(output),
         top: job.select.top,
@@ -79,7 +81,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         lines_written: 0,
         clock,
         phases: Vec::new(),
-        phase_start: (0.0, (0, 0)),
+        phase_start: (0, (0, 0)),
         closing: false,
         feed: None,
         gather: None,
@@ -95,13 +97,13 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         }
     };
     Ok(JobMetrics {
-        job_id: master.job_id,
+        job_id: Some(crate::logs::job_hex(master.job_id)),
         workers: workers.len(),
         worker_addrs: workers.to_vec(),
         total_words,
         distinct_words,
-        wall_s: clock.elapsed().as_secs_f64(),
-        master_cpu_s: crate::metrics::process_cpu_s(),
+        wall_us: micros_since(clock),
+        master_cpu_us: crate::metrics::process_cpu_us(),
         phases: std::mem::take(&mut master.phases),
         ..JobMetrics::new(command, job, files.len(), total_bytes)
     })
@@ -149,7 +151,7 @@ struct Master {
     clock: Instant,
     phases: Vec<PhaseMetrics>,
     /// The current phase's start (seconds) and the master's traffic then.
-    phase_start: (f64, (u64, u64)),
+    phase_start: (u64, (u64, u64)),
     /// The job is complete and links are closing: EOFs are expected.
     closing: bool,
     /// What the master is streaming to the workers, if anything.
@@ -298,10 +300,10 @@ impl Master {
         gather.check(distinct, total_words)?;
         let (ranges, shares) = gather.split();
         self.ranges = Some(ranges);
-        let end = self.clock.elapsed().as_secs_f64();
+        let end = micros_since(self.clock);
         if let Some(p) = self.phases.last_mut() {
-            p.end_s = end;
-            p.wall_s = end - p.start_s;
+            p.end_us = end;
+            p.wall_us = end.saturating_sub(p.start_us);
         }
         Ok(shares)
     }
@@ -385,7 +387,7 @@ impl Master {
     fn start(&mut self, phase: Phase) {
         crate::failpoint::crash_point("master", phase);
         self.phase = phase;
-        self.phase_start = (self.clock.elapsed().as_secs_f64(), self.traffic());
+        self.phase_start = (micros_since(self.clock), self.traffic());
         for link in &mut self.links {
             link.done = None;
         }
@@ -405,14 +407,14 @@ impl Master {
             )));
         }
         let stats: Vec<NodeStats> = self.links.iter_mut().map(|l| l.done.take().unwrap_or_default()).collect();
-        let end = self.clock.elapsed().as_secs_f64();
+        let end = micros_since(self.clock);
         let (start, (in0, out0)) = self.phase_start;
         let (in1, out1) = self.traffic();
         self.phases.push(PhaseMetrics {
             phase: self.phase.name(),
-            start_s: start,
-            end_s: end,
-            wall_s: end - start,
+            start_us: start,
+            end_us: end,
+            wall_us: end.saturating_sub(start),
             master_bytes_sent: out1 - out0,
             master_bytes_received: in1 - in0,
             nodes: stats.iter().enumerate().map(|(r, s)| NodeMetrics::from_stats(r, s)).collect(),

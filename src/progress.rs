@@ -1,6 +1,7 @@
 //! The live progress line on a terminal (indicatif): the current phase,
 //! bytes tokenized of the total, and how many workers have finished the
-//! phase. Silent with `-q` or when stderr is not a terminal.
+//! phase (or, for `count`, how many threads work). Silent with `-q` or when
+//! stderr is not a terminal.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use crate::phase::Phase;
 #[derive(Debug)]
 pub struct Progress {
     bar: Option<ProgressBar>,
-    workers: usize,
+    /// The workers that finish each phase, or `count`'s threads.
+    parts: usize,
 }
 
 impl Progress {
@@ -31,14 +33,27 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Progress { bar, workers }
+        Progress { bar, parts: workers }
+    }
+
+    /// A line for `count`, one process on `threads` threads.
+    pub fn on_threads(wanted: bool, total_bytes: u64, threads: usize) -> Self {
+        Progress { parts: threads, ..Progress::new(wanted, total_bytes, 1) }
     }
 
     /// A new phase has started; `done` workers have finished it so far.
     pub fn phase(&self, phase: Phase, done: usize) {
         if let Some(bar) = &self.bar {
             bar.set_prefix(phase.name());
-            bar.set_message(format!("{done}/{} workers done", self.workers));
+            bar.set_message(format!("{done}/{} workers done", self.parts));
+        }
+    }
+
+    /// `count`'s step `name` has started, on every thread.
+    pub fn step(&self, name: &'static str) {
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(name);
+            bar.set_message(format!("on {} thread{}", self.parts, if self.parts == 1 { "" } else { "s" }));
         }
     }
 

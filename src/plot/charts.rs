@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use super::scaling::Series;
+use super::seconds;
 use crate::error::{Error, Result};
 use crate::phase::Phase;
 
@@ -174,15 +175,20 @@ pub fn timeline_spans(metrics: &Value) -> (Vec<String>, Vec<Span>) {
     let mut workers = 0;
     let phases = metrics["phases"].as_array().map_or(&[][..], Vec::as_slice);
     for phase in phases {
-        let Some(index) = Phase::ALL.iter().position(|p| Some(p.name()) == phase["phase"].as_str()) else {
+        // `count`'s one step is drawn as the phase it stands for.
+        let name = match phase["phase"].as_str() {
+            Some(crate::count::STEP) => Some(Phase::Shuffle1.name()),
+            name => name,
+        };
+        let Some(index) = Phase::ALL.iter().position(|p| Some(p.name()) == name) else {
             continue;
         };
-        let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-        spans.push(Span { row: 0, phase: index, start: f(&phase["start_s"]), end: f(&phase["end_s"]) });
+        let span = |row, v: &Value| Span { row, phase: index, start: seconds(v, "start"), end: seconds(v, "end") };
+        spans.push(span(0, phase));
         for node in phase["nodes"].as_array().map_or(&[][..], Vec::as_slice) {
             let rank = node["rank"].as_u64().unwrap_or(0) as usize;
             workers = workers.max(rank + 1);
-            spans.push(Span { row: rank + 1, phase: index, start: f(&node["start_s"]), end: f(&node["end_s"]) });
+            spans.push(span(rank + 1, node));
         }
     }
     let rows = std::iter::once("master".to_string()).chain((0..workers).map(|r| format!("worker {r}"))).collect();
@@ -293,15 +299,18 @@ mod tests {
     #[test]
     fn a_timeline_has_a_row_for_the_master_and_each_worker() {
         let metrics = serde_json::json!({"phases": [
-            {"phase": "init", "start_s": 0.0, "end_s": 0.1, "nodes": [
-                {"rank": 0, "start_s": 0.0, "end_s": 0.05}, {"rank": 1, "start_s": 0.0, "end_s": 0.08}]},
-            {"phase": "shuffle1", "start_s": 0.1, "end_s": 0.5, "nodes": [
-                {"rank": 0, "start_s": 0.06, "end_s": 0.4}, {"rank": 1, "start_s": 0.09, "end_s": 0.49}]}
+            {"phase": "init", "start_us": 0, "end_us": 100_000, "nodes": [
+                {"rank": 0, "start_us": 0, "end_us": 50_000}, {"rank": 1, "start_us": 0, "end_us": 80_000}]},
+            {"phase": "shuffle1", "start_us": 100_000, "end_us": 500_000, "nodes": [
+                {"rank": 0, "start_us": 60_000, "end_us": 400_000}, {"rank": 1, "start_us": 90_000, "end_us": 490_000}]}
         ]});
         let (rows, spans) = timeline_spans(&metrics);
         assert_eq!(rows, ["master", "worker 0", "worker 1"]);
         assert_eq!(spans.len(), 6);
         assert_eq!(spans[4], Span { row: 1, phase: 1, start: 0.06, end: 0.4 });
+        // Metrics written before times were whole microseconds.
+        let old = serde_json::json!({"phases": [{"phase": "count", "start_s": 0.5, "end_s": 1.5, "nodes": []}]});
+        assert_eq!(timeline_spans(&old).1, [Span { row: 0, phase: 1, start: 0.5, end: 1.5 }]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.svg");
         timeline(&metrics, "a job", &path).unwrap();

@@ -41,6 +41,15 @@ pub fn scaling(csv: &Path, dir: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// The time `name` of a metrics object in seconds: `NAME_us` (whole
+/// microseconds), or `NAME_s` in metrics written before times were.
+pub(crate) fn seconds(object: &serde_json::Value, name: &str) -> f64 {
+    match object[format!("{name}_us")].as_u64() {
+        Some(us) => us as f64 / 1e6,
+        None => object[format!("{name}_s")].as_f64().unwrap_or(0.0),
+    }
+}
+
 /// Draws the timeline of the job whose metrics are in `metrics`.
 pub fn timeline(metrics: &Path, out: &Path) -> Result<()> {
     let fail = |reason: String| Error::Input { path: metrics.to_path_buf(), reason };
@@ -51,7 +60,7 @@ pub fn timeline(metrics: &Path, out: &Path) -> Result<()> {
         value["command"].as_str().unwrap_or("job"),
         value["workers"],
         value["redistribute"].as_str().unwrap_or("histogram"),
-        value["wall_s"].as_f64().unwrap_or(0.0)
+        seconds(&value, "wall")
     );
     charts::timeline(&value, &title, out)
 }

@@ -56,7 +56,7 @@ pub enum ProtocolError {
     #[error("invalid {0:?} payload")]
     InvalidArchive(Kind),
     /// A hello from a role or a job the connection is not for.
-    #[error("unexpected hello from a {role:?} of job {job_id:x}")]
+    #[error("unexpected hello from a {role:?} of job {job_id:016x}")]
     UnexpectedHello { role: Role, job_id: u64 },
     /// A valid message arrived where the protocol does not allow it.
     #[error("unexpected {0:?} message")]

@@ -592,7 +592,15 @@ impl Job {
         stats.busy_us = stats.end_us - stats.start_us;
         stats.bytes_received = i.saturating_sub(self.traffic_mark.0);
         stats.bytes_sent = o.saturating_sub(self.traffic_mark.1);
-        tracing::debug!("job {:x}: {phase} done in {} µs", self.id, stats.busy_us);
+        tracing::debug!("{phase} done in {} µs", stats.busy_us);
         node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
+    }
+}
+
+impl Drop for Job {
+    /// The worker's log lines stop naming the job (the daemon names it when
+    /// the job starts).
+    fn drop(&mut self) {
+        crate::logs::set_source("worker");
     }
 }

@@ -317,13 +317,8 @@ impl Worker {
             .map_err(|error| Error::Protocol { peer: "the master".into(), error })?;
         crate::failpoint::crash_point("worker", Phase::Init);
         let setup = init::open(spec)?;
-        tracing::info!(
-            "job {:x}: rank {} of {}, {} splits",
-            setup.job_id,
-            setup.rank,
-            setup.peers.len(),
-            setup.splits.len()
-        );
+        crate::logs::set_source(crate::logs::in_job(&format!("worker {}", setup.rank), setup.job_id));
+        tracing::info!("job starts: rank {} of {}, {} splits", setup.rank, setup.peers.len(), setup.splits.len());
         let job = self.job.insert(Job::new(setup, master, &mut self.node)?);
         for (token, hello) in std::mem::take(&mut self.parked) {
             if hello.job_id == job.id {
@@ -443,6 +438,6 @@ impl Worker {
         if completed {
             self.jobs_served += 1;
         }
-        tracing::info!("job {:x} {}", job.id, if completed { "done" } else { "dropped" });
+        tracing::info!("job {}", if completed { "done" } else { "dropped" });
     }
 }

@@ -152,7 +152,7 @@ fn quiet_prints_nothing_and_the_table_names_every_phase() {
     assert!(out.stderr.is_empty() && out.stdout.is_empty());
     let out = ok(dir.cmd(&["run", "-w", "2", "-o", "out.txt", kjv]));
     let table = String::from_utf8_lossy(&out.stderr);
-    for phase in ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output", "820736 words"] {
+    for phase in ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output", "820,736 words"] {
         assert!(table.contains(phase), "the table lacks {phase}:\n{table}");
     }
 }
@@ -173,16 +173,20 @@ fn metrics_json_has_every_phase_and_node() {
     assert_eq!(names, ["init", "shuffle1", "local_count", "redistribute", "shuffle2", "sort_output"]);
     // The phases follow one another on the master's clock, each inside the
     // job, and each node's figures cover every worker.
-    let mut previous_end = 0.0;
+    let mut previous_end = 0;
     for p in phases {
         assert_eq!(p["nodes"].as_array().unwrap().len(), 3);
         let (start, end, wall) =
-            (p["start_s"].as_f64().unwrap(), p["end_s"].as_f64().unwrap(), p["wall_s"].as_f64().unwrap());
+            (p["start_us"].as_u64().unwrap(), p["end_us"].as_u64().unwrap(), p["wall_us"].as_u64().unwrap());
         assert!(start >= previous_end && end >= start, "phase {} runs from {start} to {end}", p["phase"]);
-        assert!((wall - (end - start)).abs() < 1e-9, "wall_s is end_s - start_s");
+        assert_eq!(wall, end - start, "wall_us is end_us - start_us");
         previous_end = end;
+        for node in p["nodes"].as_array().unwrap() {
+            assert!(node["end_us"].as_u64().unwrap() >= node["start_us"].as_u64().unwrap());
+            assert!(node["busy_us"].is_u64());
+        }
     }
-    assert!(previous_end <= m["wall_s"].as_f64().unwrap(), "the phases end before the job does");
+    assert!(previous_end <= m["wall_us"].as_u64().unwrap(), "the phases end before the job does");
     let shuffle1 = &phases[1]["nodes"];
     let sent: u64 = shuffle1.as_array().unwrap().iter().map(|n| n["words_sent"].as_u64().unwrap()).sum();
     assert_eq!(sent, 820_736);
@@ -370,4 +374,73 @@ fn a_worker_list_may_have_spaces_after_its_commas() {
     assert_eq!(dir.read("cut.txt"), b"x 2\ny 1\n");
     let out = ok(dir.cmd(&["status", "--workers", &a, &b, c]));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn logs_and_metrics_name_the_job_one_way_and_each_line_its_source() {
+    let dir = Dir::new();
+    let kjv = data("kjvbible.txt");
+    let out = ok(dir.cmd(&["run", "-v", "-w", "3", "--metrics", "m.json", "-o", "out.txt", kjv.to_str().unwrap()]));
+    let m: serde_json::Value = serde_json::from_slice(&dir.read("m.json")).unwrap();
+    let id = m["job_id"].as_str().unwrap();
+    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{id}");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    for source in ["worker 0", "worker 1", "worker 2"] {
+        assert!(logs.contains(&format!(" INFO {source} job {id}: job starts: rank")), "{source}:\n{logs}");
+    }
+    // Every log line names its source; none has a colour code (stderr is a pipe).
+    let log_lines: Vec<&str> = logs.lines().filter(|l| l.contains(" INFO ") || l.contains(" WARN ")).collect();
+    assert!(log_lines.len() >= 6, "{logs}");
+    assert!(log_lines.iter().all(|l| l.contains(" INFO worker") || l.contains(" INFO master")), "{logs}");
+    assert!(!logs.contains('\x1b'), "colour codes in a pipe:\n{logs}");
+    // count names its one step `count` and has no job id.
+    ok(dir.cmd(&["count", "-q", "--metrics", "c.json", "-o", "out.txt", kjv.to_str().unwrap()]));
+    let c: serde_json::Value = serde_json::from_slice(&dir.read("c.json")).unwrap();
+    let steps: Vec<&str> = c["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["init", "count", "sort_output"]);
+    assert!(c["job_id"].is_null());
+    assert!(c["wall_us"].as_u64().unwrap() >= c["phases"][1]["wall_us"].as_u64().unwrap());
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // `script` gives the command a pseudo-terminal for stderr.
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to make a terminal");
+        return;
+    }
+    let dir = Dir::new();
+    dir.write("in.txt", "a b a");
+    let on_terminal = |no_color: Option<&str>| {
+        let mut cmd = std::process::Command::new("script");
+        let line = format!("'{}' run -v -w 1 -o out.txt in.txt", crate::util::BIN);
+        cmd.args(["-qec", &line, "/dev/null"]).current_dir(dir.path()).env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            cmd.env("NO_COLOR", value);
+        }
+        String::from_utf8_lossy(&ok(cmd).stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\x1b[32m INFO\x1b[0m worker 0 job "), "{coloured:?}");
+    // NO_COLOR reaches the workers too. (The progress line still redraws
+    // itself with `ESC [2K`, which is no colour.)
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains(" INFO worker 0 job "), "{plain:?}");
+    assert!(!plain.contains("\x1b[3") && !plain.contains("\x1b[0m"), "colour despite NO_COLOR: {plain:?}");
+}
+
+#[test]
+fn version_names_the_commit_and_the_protocol() {
+    let dir = Dir::new();
+    let out = ok(dir.cmd(&["--version"]));
+    let version = String::from_utf8_lossy(&out.stdout);
+    let protocol = format!("protocol {})", wordfreq::wire::hello::VERSION);
+    assert!(
+        version.starts_with("wordfreq 0.") && version.contains("(commit ") && version.contains(&protocol),
+        "{version}"
+    );
+    let commit = version.split("(commit ").nth(1).unwrap().split(',').next().unwrap();
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())), "{commit}");
+    let out = ok(dir.cmd(&["worker", "--version"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&protocol));
 }

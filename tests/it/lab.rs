@@ -543,6 +543,10 @@ fn the_scaling_study_runs_on_local_workers_and_draws_its_charts() {
     // Per mode: one T1 row and two plans at two worker counts.
     assert_eq!(rows.len(), 2 * (1 + 2 * 2), "{csv}");
     assert!(rows.iter().all(|r| r.len() == header.len() && r[7] == "local"), "{csv}");
+    // Every row has its main phase's time, the T1 rows (`count`, whose one
+    // step is recorded as shuffle1) included.
+    let shuffle1 = header.iter().position(|c| *c == "shuffle1").unwrap();
+    assert!(rows.iter().all(|r| r[shuffle1].parse::<f64>().unwrap() > 0.0), "{csv}");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
         summary.contains("zipf corpus, central plan, strong scaling") && summary.contains("Amdahl fit"),
