@@ -21,8 +21,9 @@
 //! they are. The wire protocol is in [`wire`]
 //! (hello, frames, rkyv messages); every socket is in [`net`] (one mio event
 //! loop per node). Words are made by [`tokenize`] from memory-mapped
-//! [`input`], counted in [`counts`], ordered by [`order`]; [`metrics`] and
-//! [`progress`] report on the job.
+//! [`input`], counted in [`counts`], ordered by [`order`], kept by
+//! [`select`] and written by [`format`](mod@format); [`metrics`], [`progress`] and
+//! [`logs`] report on the job; [`addrs`] checks the workers' addresses.
 
 /// The git commit this build was made from (12 hex digits), or `unknown`
 /// outside a git checkout; set by `build.rs`.
