@@ -1,9 +1,10 @@
 //! Inputs: the files a job reads and how. `walk` resolves the paths a user
 //! gave into files (directories walked with Hadoop's filter); `assign`, here,
-//! cuts them into byte-range splits balanced across workers; `split_words`
-//! reads a split's words, through a mapping (`map`, with a file that shrinks
-//! meanwhile caught by `sigbus`) or as a stream (`stream`); `spool` copies
-//! inputs of unknown length for a job on workers.
+//! cuts them into byte-range splits balanced across workers; `read` reads a
+//! split's words, through a mapping (`map`, with a file that shrinks
+//! meanwhile caught by `sigbus`) or as a stream (`stream`), decompressing
+//! what `compressed` recognises; `spool` copies inputs of unknown length for
+//! a job on workers.
 //!
 //! The crate's `unsafe` blocks, each with its SAFETY note: mapping a file
 //! (`map`), the SIGBUS handler and its installation (`sigbus`), asking
@@ -13,21 +14,23 @@
 //! A split owns every word that starts inside it (see `tokenize`), so splits
 //! may be cut at any byte.
 
+mod compressed;
 mod map;
+mod read;
 mod sigbus;
 mod spool;
 mod stream;
 mod walk;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub use compressed::Codec;
 pub use map::{Mapped, check, map};
+pub use read::split_words;
 pub use spool::spool_streams;
 pub use walk::{Filter, resolve, resolve_with};
 
-use crate::error::{Error, Result};
-use crate::tokenize::Tokenizer;
+use crate::error::Error;
 
 /// One regular file to read, with the length it had when the job was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +47,14 @@ pub struct InputFile {
 pub enum Form {
     /// Bytes of a known length: cut into splits, each read through a mapping.
     Mapped,
-    /// Read once from start to end as one unit of work, because its size
-    /// says nothing of its content: a /proc or /sys file (size 0 or 4096
-    /// whatever it holds, and sysfs refuses to be mapped). `count` reads it
-    /// as a stream; a job on workers first copies it into a spool file
-    /// (`spool`).
+    /// Compressed (by its magic bytes): one split, whole, decompressed as a
+    /// stream from its mapping.
+    Compressed(Codec),
+    /// Read once from start to end as one unit of work: standard input, a
+    /// FIFO, or a file whose size says nothing of its content (a /proc or
+    /// /sys file: size 0 or 4096 whatever it holds, and sysfs refuses to be
+    /// mapped). `count` reads it as a stream; a job on workers first copies
+    /// it into a spool file (`spool`).
     Stream,
 }
 
@@ -81,53 +87,6 @@ impl Split {
 
 fn input_error(path: &Path, reason: String) -> Error {
     Error::Input { path: path.to_path_buf(), reason }
-}
-
-/// Calls `word(head, bytes)` with every word that starts in `split` (see
-/// `Tokenizer::words`), reading the split's file as its form says; returns
-/// the bytes read (for a stream, its length).
-pub fn split_words(
-    files: &[InputFile],
-    split: &Split,
-    tokenizer: Tokenizer,
-    mut word: impl FnMut(u64, &[u8]),
-) -> Result<u64> {
-    let file = &files[split.file as usize];
-    let not_utf8 = |offset| Error::NotUtf8 { path: file.path.clone(), offset };
-    match file.form {
-        Form::Stream => {
-            let read = match open_stream(&file.path)? {
-                Source::Stdin(stdin) => stream::words(stdin.lock(), tokenizer, word),
-                Source::File(handle) => stream::words(handle, tokenizer, word),
-            };
-            match read {
-                Ok(len) => Ok(len),
-                Err(stream::StreamError::NotUtf8 { offset }) => Err(not_utf8(offset)),
-                Err(stream::StreamError::Read(e)) => Err(input_error(&file.path, format!("cannot read it: {e}"))),
-            }
-        }
-        Form::Mapped => {
-            let range = split.start as usize..split.end as usize;
-            map(file)?
-                .read(|data| tokenizer.words(data, range, &mut word))?
-                .map_err(|bad| not_utf8(bad.offset as u64))?;
-            Ok(split.len())
-        }
-    }
-}
-
-/// Where a stream's bytes come from.
-enum Source {
-    Stdin(std::io::Stdin),
-    File(File),
-}
-
-/// Opens a `Form::Stream` input (`-` is standard input).
-fn open_stream(path: &Path) -> Result<Source> {
-    if path.as_os_str() == walk::STDIN {
-        return Ok(Source::Stdin(std::io::stdin()));
-    }
-    File::open(path).map(Source::File).map_err(|e| input_error(path, e.to_string()))
 }
 
 /// The most splits a job is cut into (beyond one per file boundary).
@@ -204,6 +163,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn files_read_whole_are_one_split_each_for_the_worker_holding_their_middle() {
+        let mut inputs = files(&[100, 1000, 10, 0, 500]);
+        inputs[1].form = Form::Compressed(Codec::Gzip);
+        inputs[3].form = Form::Stream;
+        inputs[4].form = Form::Compressed(Codec::Zstd);
+        let plan = assign(&inputs, 3, 64);
+        let whole: Vec<(usize, u32)> = plan
+            .iter()
+            .enumerate()
+            .flat_map(|(rank, splits)| {
+                splits.iter().filter(|s| s.file != 0 && s.file != 2).map(move |s| (rank, s.file))
+            })
+            .collect();
+        // Bytes 0..1610: file 1 spans 100..1100 (middle 600: rank 1 of
+        // 0..536..1073..1610), file 3 sits at 1110, file 4 at 1110..1610.
+        assert_eq!(whole, [(1, 1), (2, 3), (2, 4)]);
+        for (file, len) in [(1, 1000), (3, 0), (4, 500)] {
+            let split = plan.iter().flatten().find(|s| s.file == file).unwrap();
+            assert_eq!((split.start, split.end), (0, len));
+        }
+        let plain: u64 = plan.iter().flatten().filter(|s| s.file == 0 || s.file == 2).map(Split::len).sum();
+        assert_eq!(plain, 110);
     }
 
     #[test]

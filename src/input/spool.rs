@@ -2,14 +2,15 @@
 //! byte ranges at planned lengths, so a file that can only be read as a
 //! stream (`Form::Stream`) is first copied once, by the master, into a
 //! spool file in a private temporary directory (mode 700, files 600), named
-//! after the input inside it; the job plans on the copy. The directory is
+//! after the input inside it; the job plans on the copy (compressed or not,
+//! as its first bytes say). The directory is
 //! removed when the returned guard is dropped, however the job ends.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
-use super::{Form, InputFile, input_error};
+use super::{Form, InputFile, compressed, input_error, walk};
 use crate::error::{Error, Result};
 
 /// Replaces every `Form::Stream` file of `files` with a copy of its bytes;
@@ -33,11 +34,9 @@ pub fn spool_streams(files: &mut [InputFile]) -> Result<Option<tempfile::TempDir
         let path = folder.join(name);
         let spool_error = |e: io::Error| Error::io(format!("cannot write spool file {}", path.display()), e);
         std::fs::create_dir(&folder).map_err(spool_error)?;
-        let mut copy = File::options().write(true).create_new(true).mode(0o600).open(&path).map_err(spool_error)?;
-        let mut source: Box<dyn Read> = match super::open_stream(&file.path)? {
-            super::Source::Stdin(stdin) => Box::new(stdin.lock()),
-            super::Source::File(handle) => Box::new(handle),
-        };
+        let mut copy =
+            File::options().read(true).write(true).create_new(true).mode(0o600).open(&path).map_err(spool_error)?;
+        let mut source = super::read::open_stream(&file.path)?;
         let mut buffer = vec![0u8; 1 << 20];
         let mut len = 0u64;
         loop {
@@ -51,7 +50,11 @@ pub fn spool_streams(files: &mut [InputFile]) -> Result<Option<tempfile::TempDir
             len += n as u64;
         }
         tracing::info!("{} ({len} bytes) copied to {} for the workers", file.path.display(), path.display());
-        *file = InputFile::mapped(path, len);
+        let form = match compressed::detect(&walk::head(&copy, len)) {
+            Some(codec) => Form::Compressed(codec),
+            None => Form::Mapped,
+        };
+        *file = InputFile { path, len, form };
     }
     Ok(Some(dir))
 }

@@ -9,6 +9,8 @@
 //! `.git`, `_SUCCESS` and `_logs` markers), and so are the job's own output
 //! file (the same file, by device and inode), anything that is not a
 //! regular file, and files that `--include` / `--exclude` globs leave out.
+//! A file whose first bytes are a compression format's magic is read whole
+//! and decompressed (`Form::Compressed`).
 //! `-v` logs every file found and every entry skipped, with the reason; a
 //! file that looks binary (a NUL byte in its first 8 KiB, as grep decides)
 //! is counted, and named in one warning line.
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{Form, InputFile, input_error, map};
+use super::{Form, InputFile, compressed, input_error, map};
 use crate::config::JobConfig;
 use crate::error::{Error, Result};
 
@@ -176,16 +178,27 @@ impl Walk<'_> {
     fn file(&mut self, path: &Path) -> Result<()> {
         // Opening now reports an unreadable file before any worker is involved.
         let (handle, meta) = map::open_regular(path)?;
-        let form = if pseudo_file(&handle, meta.len()) { Form::Stream } else { Form::Mapped };
-        let len = if form == Form::Stream { 0 } else { meta.len() };
         let absolute = std::path::absolute(path).map_err(|e| input_error(path, e.to_string()))?;
-        if form == Form::Mapped && looks_binary(&handle, len) {
-            self.binary.push(path.to_path_buf());
+        if pseudo_file(&handle, meta.len()) {
+            tracing::info!("input {} (read as a stream: its size is not known)", path.display());
+            self.files.push(InputFile { path: absolute, len: 0, form: Form::Stream });
+            return Ok(());
         }
-        match form {
-            Form::Mapped => tracing::info!("input {} ({len} bytes)", path.display()),
-            Form::Stream => tracing::info!("input {} (read as a stream: its size is not known)", path.display()),
-        }
+        let len = meta.len();
+        let head = head(&handle, len);
+        let form = match compressed::detect(&head) {
+            Some(codec) => {
+                tracing::info!("input {} ({len} bytes, {codec}: read whole, decompressed)", path.display());
+                Form::Compressed(codec)
+            }
+            None => {
+                tracing::info!("input {} ({len} bytes)", path.display());
+                if head.contains(&0) {
+                    self.binary.push(path.to_path_buf());
+                }
+                Form::Mapped
+            }
+        };
         self.files.push(InputFile { path: absolute, len, form });
         Ok(())
     }
@@ -203,8 +216,9 @@ fn skipped(path: &Path, reason: &str) {
     tracing::info!("skipped {}: {reason}", path.display());
 }
 
-/// True if the first 8 KiB of the file hold a NUL byte.
-fn looks_binary(handle: &File, len: u64) -> bool {
+/// The file's first bytes, up to 8 KiB: enough to recognise a compressed
+/// file, and where a NUL byte makes a file look binary.
+pub(super) fn head(handle: &File, len: u64) -> Vec<u8> {
     let mut head = vec![0u8; BINARY_PROBE.min(len as usize)];
     let mut got = 0;
     while got < head.len() {
@@ -213,7 +227,8 @@ fn looks_binary(handle: &File, len: u64) -> bool {
             Ok(n) => got += n,
         }
     }
-    head[..got].contains(&0)
+    head.truncate(got);
+    head
 }
 
 /// True for a file whose size says nothing of its content: one on procfs or
@@ -292,7 +307,7 @@ mod tests {
         let check = |bytes: &[u8]| {
             let path = dir.path().join("f");
             fs::write(&path, bytes).unwrap();
-            looks_binary(&File::open(&path).unwrap(), bytes.len() as u64)
+            head(&File::open(&path).unwrap(), bytes.len() as u64).contains(&0)
         };
         assert!(check(b"text\0more"));
         assert!(!check(b"plain text"));

@@ -7,6 +7,7 @@
 mod balance;
 mod changing;
 mod cli;
+mod compressed;
 mod correctness;
 mod faults;
 mod formats;
