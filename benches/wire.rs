@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wordfreq::net::{NetEvent, Reactor};
+use wordfreq::wire::auth::Key;
 use wordfreq::wire::hello::{Hello, Role};
 use wordfreq::wire::message::{ArchivedWordBatch, Kind, WordBatch, access, encode};
 
@@ -83,7 +84,7 @@ fn engine_copy(frames: &[Vec<u8>]) -> u64 {
     let addr = listener.local_addr().expect("addr");
     let expected = frames.len();
     let receiver = std::thread::spawn(move || {
-        let mut reactor = Reactor::new(Some(listener)).expect("reactor");
+        let mut reactor = Reactor::new(Some(listener), Key::derive(b"")).expect("reactor");
         let mut events = Vec::new();
         let (mut got, mut sum) = (0, 0u64);
         while got < expected {
@@ -97,7 +98,7 @@ fn engine_copy(frames: &[Vec<u8>]) -> u64 {
         }
         sum
     });
-    let mut reactor = Reactor::new(None).expect("reactor");
+    let mut reactor = Reactor::new(None, Key::derive(b"")).expect("reactor");
     let token = reactor.connect(addr).expect("connect");
     reactor.send(token, Hello { role: Role::Peer, rank: 0, job_id: 1 }.encode().to_vec());
     let mut events = Vec::new();

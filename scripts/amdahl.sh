@@ -129,9 +129,12 @@ if [ "$setting" = lab ]; then
   "$here/lab.sh" up $((max_k + 1)) --cpus "$cpus" --rate "$rate" --dir "$lab" >/dev/null
   tail -n +2 "$lab/hosts" >"$scratch/hosts"
   cp "$lab/known_hosts" "$scratch/known_hosts"
+  # The lab's links are authenticated like a real lab's: a secret of its own.
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$scratch/secret")
+  export WORDFREQ_SECRET_FILE=$scratch/secret
   "$here/deploy.sh" --hosts "$scratch/hosts" --identity "$lab/id" --threads 1 --binary "$wf" \
     --remote-dir "$scratch/remote" --out "$scratch/workers.txt" >/dev/null
-  node() { "$here/lab.sh" exec --dir "$lab" 1 "$@"; }
+  node() { "$here/lab.sh" exec --dir "$lab" 1 env WORDFREQ_SECRET_FILE="$WORDFREQ_SECRET_FILE" "$@"; }
 else
   echo "== local: $max_k one-thread worker processes on $cores cores (k > $cores measures time-sharing)"
   for ((w = 0; w < max_k; w++)); do

@@ -2,8 +2,8 @@
 # dead-peer.sh — what a job does when a worker's machine goes silent (no FIN,
 # no RST: power cut, cable pulled). Needs root: worker 1 runs in a network
 # namespace; 3 s into the job it is frozen (SIGSTOP) and its replies are
-# black-holed. The master should fail within about 40 s (TCP keepalive and
-# TCP_USER_TIMEOUT on master links), naming worker 1, and worker 0 should
+# black-holed. The master should fail within its heartbeat timeout (15 s by
+# default: nothing heard from worker 1), naming worker 1, and worker 0 should
 # serve the next job.
 #
 #   sudo scripts/dead-peer.sh [INPUT]     (default: the sample text x100)

@@ -19,11 +19,13 @@
 #   --pace SECONDS    pause between hosts, for labs that limit the rate of
 #                     ssh connections (default 0)
 #   --binary PATH     a prebuilt wordfreq (default: `cargo build --release`)
-#   --secret-file F   shared secret for authenticated links; copied to
+#   --secret-file F   the secret every link proves (default: WORDFREQ_SECRET_FILE,
+#                     else ~/.wordfreq/secret if it exists); copied to
 #                     D/secret (mode 600) and passed as `--secret-file
-#                     D/secret` only if `D/wordfreq worker --help` mentions
-#                     --secret-file: builds without that feature get no secret
-#                     and the table says so
+#                     D/secret` (builds without --secret-file get none, and the
+#                     table says so). Workers listen on 0.0.0.0, so without a
+#                     secret they refuse to start; the master and status here
+#                     find the same file by default.
 #   --out FILE        where to write `host:port` of each deployed worker
 #                     (default workers.txt)
 #   SSH_OPTS          extra ssh options (word-split), before this script's own
@@ -422,7 +424,8 @@ deploy_host() {
 
   addr=$(worker_addr "$target")
   rc=0
-  "$status_wf" status --workers "$addr" --wait 10 >"$tmp/status$i" 2>"$tmp/err$i" || rc=$?
+  "$status_wf" status ${status_opts[@]+"${status_opts[@]}"} --workers "$addr" --wait 10 \
+    >"$tmp/status$i" 2>"$tmp/err$i" || rc=$?
   if ((rc == 0)); then
     state="deployed (pid $said)"
     close_master "$ctl" "$target"
@@ -461,8 +464,15 @@ deploy_main() {
   arch=$(binary_arch "$wf")
   read -r sum_crc sum_len _ <<<"$(cksum <"$wf")"
   sum="$sum_crc $sum_len"
-  secret_bytes=0
-  if [[ -n $secret_file ]]; then secret_bytes=$(wc -c <"$secret_file"); fi
+  if [[ -z $secret_file ]]; then
+    secret_file=${WORDFREQ_SECRET_FILE:-}
+    [[ -n $secret_file || ! -f ${HOME:-/nonexistent}/.wordfreq/secret ]] || secret_file=$HOME/.wordfreq/secret
+  fi
+  secret_bytes=0 status_opts=()
+  if [[ -n $secret_file ]]; then
+    secret_bytes=$(wc -c <"$secret_file")
+    status_opts=(--secret-file "$secret_file")
+  fi
   make_tmp
 
   local i width failed=0 state addr

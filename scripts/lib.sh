@@ -3,8 +3,10 @@
 #   build_wordfreq               build the release binary, set $wf to it
 #                                (or take $WORDFREQ_BIN, a prebuilt one)
 #   start_worker LISTEN [PREFIX] start `[PREFIX] wordfreq worker --listen LISTEN
-#                                --threads 1 -q`, wait for its `listening on`
-#                                line; set $worker_addr and $worker_pid
+#                                --threads 1 -q` (plus --insecure off loopback:
+#                                the scripts' namespaces are private), wait for
+#                                its `listening on` line; set $worker_addr and
+#                                $worker_pid
 #   usage SCRIPT                 print SCRIPT's header comment (its --help)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +21,10 @@ build_wordfreq() {
 }
 
 start_worker() {
-  local listen=$1 fd line
+  local listen=$1 fd line open=()
   shift
-  exec {fd}< <(exec "$@" "$wf" worker --listen "$listen" --threads 1 -q)
+  [[ $listen == 127.* || $listen == localhost:* ]] || open=(--insecure)
+  exec {fd}< <(exec "$@" "$wf" worker --listen "$listen" --threads 1 -q ${open[@]+"${open[@]}"})
   worker_pid=$!
   if ! read -r line <&"$fd" || [[ $line != "listening on "* ]]; then
     echo "${0##*/}: the worker did not start (it printed: ${line:-nothing})" >&2

@@ -2,14 +2,19 @@
 //! explicitly to the drivers (`count`, `master`, `run`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::format::Format;
 use crate::phase::central::Redistribute;
+use crate::secret::Secret;
 use crate::select::Select;
 use crate::tokenize::Tokenizer;
 
 /// The default output file, in the current directory.
 pub const DEFAULT_OUTPUT: &str = "resultats.txt";
+/// How long a job's link may stay silent before its other end is declared
+/// gone (`--heartbeat-timeout`).
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The default split size: large enough that per-split overhead vanishes,
 /// small enough that every core gets several splits of a big file.
 pub const DEFAULT_SPLIT_SIZE: u64 = 8 << 20;
@@ -39,6 +44,13 @@ pub struct JobConfig {
     pub include: Vec<String>,
     /// Directory walks skip files matching any of these globs (`--exclude`).
     pub exclude: Vec<String>,
+    /// How long a link may stay silent (`--heartbeat-timeout`).
+    pub heartbeat_timeout: Duration,
+    /// How many times a job that lost a worker is run again on the others
+    /// (`--retries`).
+    pub retries: u32,
+    /// What the master's connections prove (`--secret-file`).
+    pub secret: Secret,
 }
 
 impl JobConfig {
@@ -57,6 +69,9 @@ impl JobConfig {
             select: Select::ALL,
             include: Vec::new(),
             exclude: Vec::new(),
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            retries: 0,
+            secret: Secret::none(),
         }
     }
 }
@@ -76,6 +91,16 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err("the size must be at least 1 byte".into());
     }
     n.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses a number of seconds (fractions allowed) into a duration within
+/// `0.05..=86400` s.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let s: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.05..=86_400.0).contains(&s) {
+        return Err(format!("`{text}`: give a number of seconds from 0.05 to 86400"));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 /// The number of cores, the default for thread counts and `run`'s workers.

@@ -43,6 +43,11 @@ pub enum Error {
     #[error("worker {rank} ({addr}) was lost during {phase}: {reason}")]
     PeerLost { rank: usize, addr: String, phase: Phase, reason: String },
 
+    /// Nothing arrived from a worker for the heartbeat timeout: it is stopped,
+    /// hung, or cut off, though its connection is still open.
+    #[error("worker {rank} ({addr}) stopped responding during {phase} (nothing heard for {silent_s} s)")]
+    Stalled { rank: usize, addr: String, phase: Phase, silent_s: f64 },
+
     /// A worker reported that it could not do its part.
     #[error("worker {rank} ({addr}) failed during {phase}: {reason}")]
     WorkerFailed { rank: usize, addr: String, phase: Phase, reason: String },
@@ -85,6 +90,16 @@ impl Error {
     /// Wraps an I/O error with a short description of what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io { context: context.into(), source }
+    }
+
+    /// True for failures that losing a worker can cause (so that running
+    /// the job again on the others may succeed); false for those that
+    /// would fail again: bad arguments, inputs, the output.
+    pub fn may_be_a_lost_worker(&self) -> bool {
+        !matches!(
+            self,
+            Error::Usage(_) | Error::Input { .. } | Error::NotUtf8 { .. } | Error::Output { .. } | Error::Encode(_)
+        )
     }
 
     /// The process exit status for this error: 2 for a usage error, as for

@@ -49,10 +49,12 @@ pub mod phase;
 pub mod plot;
 pub mod progress;
 pub mod run;
+pub mod secret;
 pub mod select;
 pub mod status;
 pub mod tokenize;
 pub mod wire;
 pub mod worker;
+pub mod writer;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ use wordfreq::format::Format;
 use wordfreq::metrics::JobMetrics;
 use wordfreq::output::Output;
 use wordfreq::phase::central::Redistribute;
+use wordfreq::secret::Secret;
 use wordfreq::select::Select;
 use wordfreq::tokenize::Tokenizer;
 use wordfreq::{Error, Result, addrs, count, master, run, status, worker};
@@ -76,6 +77,8 @@ enum Command {
         #[command(flatten)]
         plan: PlanArgs,
         #[command(flatten)]
+        secret: SecretArgs,
+        #[command(flatten)]
         job: JobArgs,
     },
     /// Ask workers whether they are up: one line per worker.
@@ -96,6 +99,8 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
         wait: f64,
         #[command(flatten)]
+        secret: SecretArgs,
+        #[command(flatten)]
         log: LogArgs,
     },
     /// Draw charts (SVG) and the scaling summary from measured results.
@@ -112,6 +117,12 @@ enum Command {
         /// Compute threads [default: one per core].
         #[arg(short, long, value_name = "T")]
         threads: Option<usize>,
+        #[command(flatten)]
+        secret: SecretArgs,
+        /// Listen on a non-loopback address without a secret: anyone who can
+        /// reach the port can run jobs and read what this worker can read.
+        #[arg(long)]
+        insecure: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -205,6 +216,43 @@ struct PlanArgs {
     /// which sorts and splits them; same result, kept to measure its cost).
     #[arg(long, value_enum, value_name = "PLAN", default_value_t = Redistribute::Histogram)]
     redistribute: Redistribute,
+    /// How long a worker may stay silent before it is declared gone. Every
+    /// link carries a heartbeat from the event loop, which keeps running
+    /// while compute is busy, so a slow worker is never taken for a dead one.
+    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = config::parse_seconds)]
+    heartbeat_timeout: std::time::Duration,
+    /// When a worker is lost (killed, unreachable, stopped responding), run
+    /// the job again on the workers that still answer, up to K times.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    retries: u32,
+}
+
+impl PlanArgs {
+    fn apply(&self, job: JobConfig) -> JobConfig {
+        JobConfig {
+            redistribute: self.redistribute,
+            heartbeat_timeout: self.heartbeat_timeout,
+            retries: self.retries,
+            ..job
+        }
+    }
+}
+
+/// The shared secret every connection proves (see `wordfreq worker --help`).
+#[derive(Args, Debug)]
+struct SecretArgs {
+    /// A file holding the secret the masters and workers share (private to
+    /// its owner, at least 16 bytes). Default: the file named by
+    /// WORDFREQ_SECRET_FILE, else ~/.wordfreq/secret if it exists, else none
+    /// (then only nodes without a secret can connect). `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    fn load(&self) -> Result<Secret> {
+        Secret::load(self.secret_file.as_deref())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -244,18 +292,16 @@ impl LogArgs {
 impl JobArgs {
     fn config(&self, threads: Option<usize>) -> JobConfig {
         JobConfig {
-            inputs: self.paths.clone(),
             output: self.output.clone(),
             tokenizer: self.tokenizer,
             split_size: self.split_size,
             threads,
             progress: !self.log.quiet,
-            ship: false,
-            redistribute: Redistribute::Histogram,
             format: self.format,
             select: Select { top: self.top.unwrap_or(u64::MAX), min_count: self.min_count },
             include: self.include.clone(),
             exclude: self.exclude.clone(),
+            ..JobConfig::new(self.paths.clone())
         }
     }
 
@@ -344,9 +390,9 @@ fn positive(name: &str, n: Option<usize>) -> Result<usize> {
 
 fn execute(command: Command) -> Result<()> {
     match command {
-        Command::Worker { listen, threads, log } => {
+        Command::Worker { listen, threads, secret, insecure, log } => {
             log.init("worker");
-            worker::serve(&listen, positive("--threads", threads)?)
+            worker::serve(&listen, positive("--threads", threads)?, secret.load()?, insecure)
         }
         Command::Count { threads, job } => {
             job.log.init("count");
@@ -361,15 +407,15 @@ fn execute(command: Command) -> Result<()> {
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
-            let config = JobConfig { redistribute: plan.redistribute, ..job.config(Some(threads)) };
-            let metrics = run::run_local(workers, threads, &config, &job.log.flags())?;
+            let config = plan.apply(job.config(Some(threads)));
+            let metrics = run::run_local(workers, threads, config, &job.log.flags())?;
             job.report(&metrics, file)
         }
-        Command::Master { workers, hosts, ship, plan, job } => {
+        Command::Master { workers, hosts, ship, plan, secret, job } => {
             job.log.init("master");
             let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             let file = job.open_metrics()?;
-            let config = JobConfig { ship, redistribute: plan.redistribute, ..job.config(None) };
+            let config = JobConfig { ship, secret: secret.load()?, ..plan.apply(job.config(None)) };
             let metrics = master::run_job(&workers, &config, "master")?;
             job.report(&metrics, file)
         }
@@ -389,15 +435,16 @@ fn execute(command: Command) -> Result<()> {
                 }
             }
         }
-        Command::Status { workers, hosts, wait, log } => {
+        Command::Status { workers, hosts, wait, secret, log } => {
             log.init("status");
+            let key = secret.load()?.key;
             let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             if !(0.0..=86_400.0).contains(&wait) {
                 return Err(Error::Usage(format!("--wait {wait}: give a number of seconds from 0 to 86400")));
             }
             let wait = std::time::Duration::from_secs_f64(wait);
             let answers: Vec<_> = std::thread::scope(|s| {
-                let asks: Vec<_> = workers.iter().map(|w| s.spawn(move || status::query(w, wait))).collect();
+                let asks: Vec<_> = workers.iter().map(|w| s.spawn(|| status::query(w, wait, &key))).collect();
                 asks.into_iter().map(|a| a.join().unwrap_or_else(|_| Err("the query failed".into()))).collect()
             });
             for (addr, answer) in workers.iter().zip(&answers) {

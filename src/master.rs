@@ -22,9 +22,11 @@ use crate::phase::redistribute::{self, Plan, SampleSet};
 use crate::phase::ship::Shipper;
 use crate::phase::{Phase, init, local_count, shuffle1, shuffle2, sort_output};
 use crate::progress::Progress;
+use crate::status;
 use crate::wire::hello::NO_RANK;
 use crate::wire::message::{self, Message, NodeStats};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
+use crate::writer::Writer;
 
 /// How long workers have to answer the master's connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,11 +44,13 @@ const FEED_QUEUE: usize = 4 << 20;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs one job on the workers at `workers` (one address each, by rank).
+/// With `job.retries`, a job that lost workers runs again on those that
+/// still answer, a fresh job each time.
 pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Result<JobMetrics> {
     if workers.is_empty() {
         return Err(Error::Usage("no workers given".into()));
     }
-    let resolved = crate::addrs::resolve(workers)?;
+    crate::addrs::resolve(workers)?;
     let clock = Instant::now();
     let mut files = input::resolve(job)?;
     // Inputs of unknown length are copied once for the workers (and
@@ -62,9 +66,43 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         }
         _ => job,
     };
+    let mut workers = workers.to_vec();
+    let mut attempt = 1;
+    loop {
+        match run_attempt(&workers, &files, job, command, clock) {
+            Ok(metrics) => return Ok(JobMetrics { attempts: attempt, ..metrics }),
+            Err(error) if attempt <= job.retries && error.may_be_a_lost_worker() => {
+                let alive = status::available(&workers, &job.secret.key);
+                if alive.is_empty() || alive.len() == workers.len() {
+                    return Err(error); // nothing lost, or nothing left: trying again would not help
+                }
+                tracing::warn!(
+                    "attempt {attempt} failed: {error}; running the job again on the {} of {} workers that answer",
+                    alive.len(),
+                    workers.len()
+                );
+                workers = alive;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// One attempt at the job on `workers`; `clock` started with the first.
+fn run_attempt(
+    workers: &[String],
+    files: &[input::InputFile],
+    job: &JobConfig,
+    command: &'static str,
+    clock: Instant,
+) -> Result<JobMetrics> {
+    let resolved = crate::addrs::resolve(workers)?;
     let output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
-    let reactor = Reactor::new(None).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let reactor =
+        Reactor::new(None, job.secret.key.clone()).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let writer = Writer::spawn(output, reactor.waker())?;
     let job_id = job_id();
     crate::logs::set_source(crate::logs::in_job("master", job_id));
     let mut master = Master {
@@ -75,7 +113,7 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         phase: Phase::Init,
         job_id,
         progress: Progress::new(job.progress, total_bytes, workers.len()),
-        output: Some(output),
+        writer: Some(writer),
         top: job.select.top,
         pulling: 0,
         lines_written: 0,
@@ -86,8 +124,9 @@ pub fn run_job(workers: &[String], job: &JobConfig, command: &'static str) -> Re
         feed: None,
         gather: None,
         ranges: None,
+        heartbeat_timeout: job.heartbeat_timeout,
     };
-    let result = master.run(workers, &resolved, &files, job);
+    let result = master.run(workers, &resolved, files, job);
     master.progress.finish();
     let (total_words, distinct_words) = match result {
         Ok(totals) => totals,
@@ -142,7 +181,8 @@ struct Master {
     phase: Phase,
     job_id: u64,
     progress: Progress,
-    output: Option<ResultWriter>,
+    /// Writes phase 6's output on a thread of its own.
+    writer: Option<Writer>,
     /// `--top`: records wanted in all (`u64::MAX` for every one).
     top: u64,
     /// Phase 6: the rank whose range is being written.
@@ -159,6 +199,8 @@ struct Master {
     /// The central plan: pairs arriving in phase 4, then the ranges to send.
     gather: Option<Gather>,
     ranges: Option<Ranges>,
+    /// How long a worker's link may stay silent.
+    heartbeat_timeout: Duration,
 }
 
 /// What the master streams to the workers, a frame at a time.
@@ -254,8 +296,10 @@ impl Master {
         self.pull(0)?;
         let stats = self.barrier(None)?;
         sort_output::master(&stats, self.lines_written, expected, &shares, job.select.keeps_all())?;
-        if let Some(output) = self.output.take() {
-            output.commit()?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.commit()?;
+            self.wait(None, |m| m.writer.as_ref().is_none_or(Writer::is_done))?;
+            writer_outcome(&mut self.writer)?;
         }
         self.close();
         Ok((total_words, distinct))
@@ -298,7 +342,22 @@ impl Master {
             .take()
             .ok_or_else(|| Error::Conservation { phase: Phase::Redistribute, detail: "nothing was gathered".into() })?;
         gather.check(distinct, total_words)?;
-        let (ranges, shares) = gather.split();
+        // Sorting every pair takes a while: on a thread, so that the loop
+        // goes on answering heartbeats.
+        let waker = self.reactor.waker();
+        let sorting = std::thread::Builder::new()
+            .name("wordfreq-central-sort".into())
+            .spawn(move || {
+                let split = gather.split();
+                let _ = waker.wake();
+                split
+            })
+            .map_err(|e| Error::io("cannot start the sorting thread", e))?;
+        self.wait(None, |_| sorting.is_finished())?;
+        let (ranges, shares) = sorting.join().map_err(|_| Error::Conservation {
+            phase: Phase::Redistribute,
+            detail: "sorting the gathered pairs panicked".into(),
+        })?;
         self.ranges = Some(ranges);
         let end = micros_since(self.clock);
         if let Some(p) = self.phases.last_mut() {
@@ -313,7 +372,6 @@ impl Master {
         for (rank, (addr, &socket)) in workers.iter().zip(resolved).enumerate() {
             let unreachable = |reason: String| Error::Unreachable { rank, addr: addr.clone(), reason };
             let token = self.reactor.connect(socket).map_err(|e| unreachable(e.to_string()))?;
-            self.reactor.watch(token);
             self.reactor
                 .send(token, Hello { role: Role::Master, rank: NO_RANK, job_id: self.job_id }.encode().to_vec());
             self.by_token.insert(token, rank);
@@ -367,6 +425,20 @@ impl Master {
         }
         if feed.is_done() {
             self.feed = None;
+        }
+        Ok(())
+    }
+
+    /// Moves output waiting for the writer thread; reads from the worker
+    /// being pulled again once none waits.
+    fn pump_output(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.as_mut() else { return Ok(()) };
+        if writer.is_done() {
+            return writer_outcome(&mut self.writer); // it stopped early: its error
+        }
+        let waiting = writer.pump()?;
+        for (rank, link) in self.links.iter().enumerate() {
+            self.reactor.set_paused(link.token, waiting && rank == self.pulling);
         }
         Ok(())
     }
@@ -428,6 +500,7 @@ impl Master {
     fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<Waited> {
         loop {
             self.feed_links()?;
+            self.pump_output()?;
             if done(self) {
                 break;
             }
@@ -473,6 +546,7 @@ impl Master {
                     });
                 }
                 link.greeted = true;
+                self.reactor.watch(token, self.heartbeat_timeout);
                 Ok(())
             }
             NetEvent::Frame(_, frame) => self.on_frame(rank, frame),
@@ -481,6 +555,12 @@ impl Master {
                 self.by_token.remove(&token);
                 match why {
                     Closed::Eof if self.closing => Ok(()),
+                    Closed::Silent(limit) => Err(Error::Stalled {
+                        rank,
+                        addr: link.addr.clone(),
+                        phase: self.phase,
+                        silent_s: limit.as_secs_f64(),
+                    }),
                     why if !link.greeted => {
                         Err(Error::Unreachable { rank, addr: link.addr.clone(), reason: why.to_string() })
                     }
@@ -537,8 +617,11 @@ impl Master {
             Kind::RangeChunk if self.phase == Phase::SortOutput && rank == self.pulling => {
                 let chunk = message::access::<message::ArchivedRangeChunk>(frame.kind, payload).map_err(protocol)?;
                 self.lines_written += sort_output::lines_in(&chunk.text);
-                if let Some(output) = self.output.as_mut() {
-                    output.write(&chunk.text)?;
+                if let Some(writer) = self.writer.as_mut()
+                    && writer.write(chunk.text.to_vec())?
+                {
+                    // The writer is behind: stop reading from this worker.
+                    self.reactor.set_paused(self.links[rank].token, true);
                 }
             }
             Kind::WordBatch if self.phase == Phase::Redistribute => match self.gather.as_mut() {
@@ -599,6 +682,14 @@ impl Master {
             }
             events.clear();
         }
-        self.output = None;
+        self.writer = None;
+    }
+}
+
+/// The writer thread's result once it has ended (and no writer after).
+fn writer_outcome(writer: &mut Option<Writer>) -> Result<()> {
+    match writer.take() {
+        Some(mut w) => w.outcome(),
+        None => Ok(()),
     }
 }

@@ -51,6 +51,9 @@ pub struct JobMetrics {
     /// CPU microseconds (user + system) this process used: the master's
     /// busy time for `master` and `run`, everything for `count`.
     pub master_cpu_us: u64,
+    /// How many times the job ran (more than 1 after `--retries` re-ran it
+    /// on the workers left).
+    pub attempts: u32,
     pub phases: Vec<PhaseMetrics>,
 }
 
@@ -188,6 +191,7 @@ impl JobMetrics {
             output: job.output.display().to_string(),
             wall_us: 0,
             master_cpu_us: 0,
+            attempts: 1,
             phases: Vec::new(),
         }
     }

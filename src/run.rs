@@ -2,9 +2,11 @@
 //! same binary on 127.0.0.1 port 0, reads the address each one prints
 //! (`listening on HOST:PORT`), runs the master against them, and stops them.
 //! No worker outlives the run: they are killed when it ends, however it ends,
-//! and the kernel kills them if this process dies first.
+//! and the kernel kills them if this process dies first. The run makes a
+//! fresh secret and hands it to each worker on its standard input, so it
+//! never appears on a command line and no other process can join.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -12,31 +14,41 @@ use crate::config::JobConfig;
 use crate::error::{Error, Result};
 use crate::master;
 use crate::metrics::JobMetrics;
+use crate::secret::Secret;
 
 /// Runs the job on `workers` local worker processes of `threads` compute
 /// threads each. `log_args` (e.g. `-q` or `-v`) are passed to the workers.
-pub fn run_local(workers: usize, threads: usize, job: &JobConfig, log_args: &[&str]) -> Result<JobMetrics> {
+pub fn run_local(workers: usize, threads: usize, job: JobConfig, log_args: &[&str]) -> Result<JobMetrics> {
     if workers == 0 {
         return Err(Error::Usage("--workers must be at least 1".into()));
     }
+    let (secret, secret_text) = Secret::fresh()?;
+    let job = JobConfig { secret, ..job };
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the wordfreq executable", e))?;
     let mut cluster = Cluster { children: Vec::new() };
     let mut addrs = Vec::with_capacity(workers);
     for rank in 0..workers {
         let mut command = Command::new(&exe);
         command
-            .args(["worker", "--listen", "127.0.0.1:0", "--threads", &threads.to_string()])
+            .args(["worker", "--listen", "127.0.0.1:0", "--threads", &threads.to_string(), "--secret-file", "-"])
             .args(log_args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         die_with_parent(&mut command);
         let mut child = command.spawn().map_err(|e| Error::io(format!("cannot start worker {rank}"), e))?;
         let stdout = child.stdout.take();
+        let stdin = child.stdin.take();
         cluster.children.push(child);
+        if let Some(mut stdin) = stdin {
+            // Dropping it closes the pipe: the worker reads to its end.
+            stdin
+                .write_all(secret_text.as_bytes())
+                .map_err(|e| Error::io(format!("cannot hand worker {rank} its secret"), e))?;
+        }
         addrs.push(listening_address(rank, stdout)?);
     }
-    master::run_job(&addrs, job, "run")
+    master::run_job(&addrs, &job, "run")
 }
 
 /// The address in a worker's first stdout line, `listening on HOST:PORT`.

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use crate::net::handshake::{self, Handshake};
+use crate::wire::auth::{Key, PREAMBLE_LEN, PROOF_LEN};
 use crate::wire::frame::{self, HEADER_LEN};
 use crate::wire::hello::{HELLO_LEN, NO_RANK};
 use crate::wire::message::{self, ArchivedStatus, Status};
@@ -27,10 +29,10 @@ pub type Answer = Result<Status, String>;
 /// Asks the worker at `addr`. With a nonzero `wait`, a worker that is not
 /// listening yet (connection refused, or a name that does not resolve yet)
 /// is asked again until it answers or `wait` has passed.
-pub fn query(addr: &str, wait: Duration) -> Answer {
+pub fn query(addr: &str, wait: Duration, key: &Key) -> Answer {
     let deadline = Instant::now() + wait;
     loop {
-        match resolve(addr).and_then(|a| ask(a).map_err(Failure::from)) {
+        match resolve(addr).and_then(|a| ask(a, key).map_err(Failure::from)) {
             Ok(status) => return Ok(status),
             Err(Failure::NotYet(why)) if Instant::now() + RETRY_PAUSE < deadline => {
                 tracing::debug!("{addr}: {why}; trying again");
@@ -39,6 +41,31 @@ pub fn query(addr: &str, wait: Duration) -> Answer {
             Err(Failure::NotYet(why) | Failure::Final(why)) => return Err(why),
         }
     }
+}
+
+/// The workers of `addrs` that answer and are idle, in order: the ones a
+/// job can run on again after it lost some. A busy worker (one that may
+/// still be dropping the failed job) is asked again for a few seconds.
+pub fn available(addrs: &[String], key: &Key) -> Vec<String> {
+    let settle = Instant::now() + ANSWER_TIMEOUT;
+    let idle: Vec<bool> = std::thread::scope(|s| {
+        let asks: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                s.spawn(move || {
+                    loop {
+                        match query(addr, Duration::ZERO, key) {
+                            Ok(status) if !status.busy => return true,
+                            Ok(_) if Instant::now() < settle => std::thread::sleep(RETRY_PAUSE),
+                            _ => return false,
+                        }
+                    }
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap_or(false)).collect()
+    });
+    addrs.iter().zip(idle).filter(|(_, up)| *up).map(|(a, _)| a.clone()).collect()
 }
 
 /// One line for `answer` from `addr`, as `wordfreq status` prints it.
@@ -76,11 +103,12 @@ fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
     resolved.next().ok_or_else(|| Failure::Final("the address resolves to nothing".into()))
 }
 
-fn ask(addr: SocketAddr) -> std::io::Result<Status> {
+fn ask(addr: SocketAddr, key: &Key) -> std::io::Result<Status> {
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     // One deadline for the whole answer, however slowly its bytes come.
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+    authenticate(&mut stream, key, deadline)?;
     stream.write_all(&Hello { role: Role::Status, rank: NO_RANK, job_id: 0 }.encode())?;
     let mut hello = [0u8; HELLO_LEN];
     read_full(&mut stream, &mut hello, deadline)?;
@@ -113,6 +141,28 @@ fn ask(addr: SocketAddr) -> std::io::Result<Status> {
         jobs_served: s.jobs_served.to_native(),
         uptime_s: s.uptime_s.to_native(),
     })
+}
+
+/// Runs the dialer's side of the handshake. Its messages have known
+/// lengths, so it reads exactly what each step needs and nothing after.
+fn authenticate(stream: &mut TcpStream, key: &Key, deadline: Instant) -> std::io::Result<()> {
+    let (mut handshake, opening) = Handshake::dial()?;
+    stream.write_all(&opening)?;
+    let failed = |f: handshake::Failed| match f.why {
+        handshake::Failure::Protocol(e) => protocol(e),
+        why => std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_string()),
+    };
+    // The preamble first: a worker of another version sends only that.
+    let mut acceptor = [0u8; PREAMBLE_LEN + PROOF_LEN];
+    read_full(stream, &mut acceptor[..PREAMBLE_LEN], deadline)?;
+    handshake.advance(key, &acceptor[..PREAMBLE_LEN]).map_err(failed)?;
+    read_full(stream, &mut acceptor[PREAMBLE_LEN..], deadline)?;
+    let step = handshake.advance(key, &acceptor).map_err(failed)?;
+    stream.write_all(&step.reply)?;
+    let mut verdict = [0u8; 1];
+    read_full(stream, &mut verdict, deadline)?;
+    handshake.advance(key, &verdict).map_err(failed)?;
+    Ok(())
 }
 
 /// Reads exactly `buf.len()` bytes before `deadline`; an early end is a

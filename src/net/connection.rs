@@ -1,16 +1,22 @@
-//! One socket's state: connecting, open or draining; its read buffer (from
-//! which hellos and frames are parsed) and its write queue. The queue's size
-//! is exposed so the node can stop producing for a slow peer (backpressure);
-//! the mio interest is derived from the state, never stored as intent.
+//! One socket's state: connecting, open or draining; its authentication
+//! handshake; its read buffer (from which hellos and frames are parsed) and
+//! its write queue; when it last heard from the other side. The queue's
+//! size is exposed so the node can stop producing for a slow peer
+//! (backpressure); the mio interest is derived from the state, never stored
+//! as intent. Until the handshake is done, what the node queues is held
+//! back and only handshake bytes flow.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
 
+use super::handshake::{Failed, Handshake};
 use crate::wire::ProtocolError;
+use crate::wire::auth::Key;
 use crate::wire::frame::{self, Frame};
 use crate::wire::hello::{HELLO_LEN, Hello};
 
@@ -44,7 +50,8 @@ pub enum Fill {
 }
 
 /// Bytes read but not yet parsed. The vector stays initialised and is reused,
-/// so reading never zero-fills memory again.
+/// so reading never zero-fills memory again; it grows only as bytes arrive
+/// (never to a length a frame header merely claims).
 #[derive(Debug, Default)]
 struct ReadBuf {
     buf: Vec<u8>,
@@ -68,6 +75,13 @@ impl ReadBuf {
         }
     }
 
+    /// How much to ask the kernel for next: a little at first (a silent
+    /// connection costs a page, not a read chunk), then as much as is
+    /// already buffered, up to a read chunk, so room doubles as bytes come.
+    fn next_read(&self) -> usize {
+        (self.end - self.start).clamp(FIRST_READ, READ_CHUNK)
+    }
+
     /// Room for at least `want` more bytes.
     fn spare(&mut self, want: usize) -> &mut [u8] {
         if self.buf.len() - self.end < want && self.start > 0 {
@@ -88,8 +102,19 @@ pub struct Connection {
     pub stream: TcpStream,
     pub addr: SocketAddr,
     pub state: State,
+    handshake: Handshake,
+    /// What the node queued before the handshake was done, in order.
+    held: Vec<Vec<u8>>,
     /// True once the peer's hello has been parsed; frames follow it.
-    greeted: bool,
+    pub greeted: bool,
+    /// When the connection must have reached its next stage (handshake and
+    /// hello done, or draining finished), if it has a limit.
+    pub deadline: Option<Instant>,
+    /// The last time bytes arrived, and the last time bytes were queued.
+    pub last_heard: Instant,
+    pub last_queued: Instant,
+    /// How long the other side may stay silent (`Reactor::watch`).
+    pub silence_limit: Option<Duration>,
     input: ReadBuf,
     /// Encoded bytes waiting for the socket, oldest first; `sent` bytes of the
     /// front entry are already written.
@@ -110,16 +135,27 @@ pub struct Connection {
     pub bytes_out: u64,
 }
 
-/// Bytes asked of the kernel per read call.
+/// Bytes asked of the kernel per read call, at most, and at first.
 const READ_CHUNK: usize = 256 << 10;
+const FIRST_READ: usize = 4 << 10;
 
 impl Connection {
-    pub fn new(stream: TcpStream, addr: SocketAddr, state: State, registered: Interest) -> Self {
-        Connection {
+    /// A connection that starts `handshake`; `opening` is the handshake's
+    /// first bytes, if this side speaks first.
+    pub fn new(stream: TcpStream, addr: SocketAddr, state: State, handshake: Handshake, opening: Vec<u8>) -> Self {
+        let registered = if state == State::Connecting { Interest::WRITABLE } else { Interest::READABLE };
+        let now = Instant::now();
+        let mut c = Connection {
             stream,
             addr,
             state,
+            handshake,
+            held: Vec::new(),
             greeted: false,
+            deadline: None,
+            last_heard: now,
+            last_queued: now,
+            silence_limit: None,
             input: ReadBuf::default(),
             output: VecDeque::new(),
             sent: 0,
@@ -131,7 +167,9 @@ impl Connection {
             registered,
             bytes_in: 0,
             bytes_out: 0,
-        }
+        };
+        c.send_now(opening);
+        c
     }
 
     /// The interest that matches the state: writable while connecting or
@@ -152,11 +190,26 @@ impl Connection {
         }
     }
 
-    /// Queues encoded bytes for sending.
+    /// Queues encoded bytes for sending (held back until the handshake is done).
     pub fn queue(&mut self, bytes: Vec<u8>) {
+        if self.handshake.is_done() {
+            self.send_now(bytes);
+        } else if !bytes.is_empty() {
+            self.held.push(bytes);
+        }
+    }
+
+    /// Bytes held back until the handshake is done.
+    pub fn held(&self) -> usize {
+        self.held.iter().map(Vec::len).sum()
+    }
+
+    /// Queues bytes ahead of anything held back (the handshake's own).
+    fn send_now(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
+        self.last_queued = Instant::now();
         self.queued += bytes.len();
         self.bytes_out += bytes.len() as u64;
         self.output.push_back(bytes);
@@ -190,16 +243,13 @@ impl Connection {
     pub fn fill(&mut self, budget: usize) -> io::Result<Fill> {
         let mut read = 0;
         while read < budget {
-            let pending = self.input.data();
-            let want = match frame::frame_len(pending) {
-                Some(len) if self.greeted && len > pending.len() => (len - pending.len()).max(READ_CHUNK),
-                _ => READ_CHUNK,
-            };
+            let want = self.input.next_read();
             match self.stream.read(self.input.spare(want)) {
                 Ok(0) => return Ok(Fill::Eof),
                 Ok(n) => {
                     self.input.end += n;
                     self.bytes_in += n as u64;
+                    self.last_heard = Instant::now();
                     read += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -213,7 +263,33 @@ impl Connection {
         Ok(Fill::Budget)
     }
 
-    /// The next whole hello or frame in the read buffer, if any.
+    /// Runs the handshake on what has arrived. True once it is done (and
+    /// what was held back is queued); on failure, the farewell bytes are
+    /// queued and the caller ends the connection.
+    pub fn authenticate(&mut self, key: &Key) -> Result<bool, Failed> {
+        if self.handshake.is_done() {
+            return Ok(true);
+        }
+        let step = match self.handshake.advance(key, self.input.data()) {
+            Ok(step) => step,
+            Err(mut failed) => {
+                self.send_now(std::mem::take(&mut failed.farewell));
+                return Err(failed);
+            }
+        };
+        self.input.consume(step.used);
+        self.send_now(step.reply);
+        if !self.handshake.is_done() {
+            return Ok(false);
+        }
+        for bytes in std::mem::take(&mut self.held) {
+            self.send_now(bytes);
+        }
+        Ok(true)
+    }
+
+    /// The next whole hello or frame in the read buffer, if any (the
+    /// handshake must be done).
     pub fn next_incoming(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if !self.greeted {
             let Some(hello) = Hello::decode(self.input.data())? else {

@@ -9,18 +9,31 @@
 //! take a bounded budget per turn, so one busy peer cannot starve the others,
 //! and stop altogether while the driver pauses a connection (backpressure
 //! towards a sender that outruns this node).
+//!
+//! The reactor also keeps time for its connections, because only it sees
+//! every byte: a connection must finish the authentication handshake and
+//! its hello within `HANDSHAKE_LIMIT` (and few may be trying at once); a
+//! connection the driver `watch`es gets a `Heartbeat` frame whenever it has
+//! been quiet for a fifth of its silence limit, and is closed as `Silent`
+//! when nothing at all has arrived from it for the whole limit — unless the
+//! driver has paused reading from it, since then silence is ours. So a slow
+//! peer (whose loop still runs) is never taken for a dead one, and a stopped
+//! one is noticed within the limit.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::connection::{Connection, Fill, Incoming, State};
-use crate::wire::{Frame, Hello, ProtocolError};
+use super::handshake::{Failure, Handshake};
+use crate::wire::auth::Key;
+use crate::wire::frame;
+use crate::wire::{Frame, Hello, Kind, ProtocolError};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -29,17 +42,20 @@ const FIRST_CONNECTION: usize = 2;
 /// Bytes read from one connection per turn before the others get theirs.
 const READ_BUDGET: usize = 4 << 20;
 
-/// An idle connection is probed after this long...
+/// An idle connection is probed by the kernel after this long, every this
+/// long, this many times: a backstop for links nobody `watch`es.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
-/// ...every this long, and declared dead after this many unanswered probes:
-/// a peer whose machine died or whose network vanished (no FIN, no RST) is
-/// noticed within about 35 s instead of hanging a job (and, on a worker,
-/// a master link) forever.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const KEEPALIVE_PROBES: u32 = 4;
-/// How long data may stay unacknowledged on a link marked `watch`: the same
-/// 35 s, for a peer that dies while data is in flight to it.
-pub const DEAD_PEER_LIMIT: Duration = Duration::from_secs(35);
+/// How long a connection has to finish the handshake and its hello.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+/// How many connections may be in their handshake at once; more are
+/// closed as soon as they are accepted.
+const MAX_HANDSHAKES: usize = 64;
+/// How long a graceful close may take.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How often the loop looks at its clocks while any connection has one.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Socket options of every connection: no Nagle delay (frames are whole
 /// messages), and dead peers of idle links detected by the kernel. Options
@@ -62,6 +78,12 @@ pub enum Closed {
     Io(io::Error),
     /// The peer broke the protocol; the connection was dropped.
     Protocol(ProtocolError),
+    /// The authentication handshake failed.
+    Auth(Failure),
+    /// The handshake and hello did not complete within `HANDSHAKE_LIMIT`.
+    TimedOut,
+    /// Nothing arrived on a watched connection for this long.
+    Silent(Duration),
 }
 
 impl std::fmt::Display for Closed {
@@ -70,6 +92,9 @@ impl std::fmt::Display for Closed {
             Closed::Eof => f.write_str("connection closed"),
             Closed::Io(e) => write!(f, "{e}"),
             Closed::Protocol(e) => write!(f, "{e}"),
+            Closed::Auth(e) => write!(f, "{e}"),
+            Closed::TimedOut => write!(f, "no handshake within {} s", HANDSHAKE_LIMIT.as_secs()),
+            Closed::Silent(limit) => write!(f, "stopped responding (nothing heard for {} s)", limit.as_secs_f64()),
         }
     }
 }
@@ -101,11 +126,16 @@ pub struct Reactor {
     conns: BTreeMap<Token, Connection>,
     next_token: usize,
     waker: Arc<Waker>,
+    /// The key every connection's handshake proves.
+    key: Key,
+    /// When the last "too many handshakes" warning was logged.
+    warned_crowd: Option<Instant>,
 }
 
 impl Reactor {
-    /// A loop with an optional listener.
-    pub fn new(mut listener: Option<TcpListener>) -> io::Result<Reactor> {
+    /// A loop with an optional listener, whose connections authenticate
+    /// with `key`.
+    pub fn new(mut listener: Option<TcpListener>, key: Key) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         if let Some(l) = listener.as_mut() {
             poll.registry().register(l, LISTENER, Interest::READABLE)?;
@@ -118,6 +148,8 @@ impl Reactor {
             conns: BTreeMap::new(),
             next_token: FIRST_CONNECTION,
             waker,
+            key,
+            warned_crowd: None,
         })
     }
 
@@ -128,10 +160,13 @@ impl Reactor {
 
     /// Starts a nonblocking connect; `Connected` or `Closed` follows.
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<Token> {
+        let (handshake, opening) = Handshake::dial()?;
         let mut stream = TcpStream::connect(addr)?;
         let token = self.take_token();
         self.poll.registry().register(&mut stream, token, Interest::WRITABLE)?;
-        self.conns.insert(token, Connection::new(stream, addr, State::Connecting, Interest::WRITABLE));
+        let mut c = Connection::new(stream, addr, State::Connecting, handshake, opening);
+        c.deadline = Some(Instant::now() + HANDSHAKE_LIMIT);
+        self.conns.insert(token, c);
         Ok(token)
     }
 
@@ -148,17 +183,16 @@ impl Reactor {
 
     /// Bytes queued on a connection and not yet written.
     pub fn queued(&self, token: Token) -> usize {
-        self.conns.get(&token).map_or(0, |c| c.queued)
+        self.conns.get(&token).map_or(0, |c| c.queued + c.held())
     }
 
-    /// Also ends a connection whose sent data stays unacknowledged for
-    /// `DEAD_PEER_LIMIT` (Linux `TCP_USER_TIMEOUT`). Only for links whose
-    /// reader never stops reading (master links): a peer link paused by
-    /// backpressure may rightly leave data waiting longer. It also makes the
-    /// keepalive verdict come at the same limit.
-    pub fn watch(&mut self, token: Token) {
-        if let Some(c) = self.conns.get(&token) {
-            let _ = socket2::SockRef::from(&c.stream).set_tcp_user_timeout(Some(DEAD_PEER_LIMIT));
+    /// Keeps a connection alive and checks that its other end is: it gets a
+    /// heartbeat when quiet for a fifth of `limit`, and is closed as
+    /// `Silent` when nothing arrives from it for `limit` while we read.
+    pub fn watch(&mut self, token: Token, limit: Duration) {
+        if let Some(c) = self.conns.get_mut(&token) {
+            c.silence_limit = Some(limit);
+            c.last_heard = Instant::now();
         }
     }
 
@@ -167,6 +201,7 @@ impl Reactor {
         if let Some(c) = self.conns.get_mut(&token) {
             if c.paused && !paused {
                 c.readable = true; // buffered frames or unread bytes may be waiting
+                c.last_heard = Instant::now(); // its silence while paused was ours
             }
             c.paused = paused;
         }
@@ -200,6 +235,7 @@ impl Reactor {
                 c.paused = false;
                 c.readable = true;
                 c.writable = true;
+                c.deadline = Some(Instant::now() + DRAIN_LIMIT);
             }
         }
     }
@@ -212,9 +248,15 @@ impl Reactor {
     /// Waits up to `timeout` (forever if `None`) for something to happen and
     /// appends what happened to `out`.
     pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<NetEvent>) -> io::Result<()> {
+        self.keep_time(out);
         self.sync_interests();
         let ready = self.conns.values().any(Connection::wants_service);
-        let timeout = if ready { Some(Duration::ZERO) } else { timeout };
+        let timed = self.conns.values().any(|c| c.deadline.is_some() || c.silence_limit.is_some());
+        let timeout = match (ready, timed) {
+            (true, _) => Some(Duration::ZERO),
+            (false, true) => Some(timeout.map_or(TICK, |t| t.min(TICK))),
+            (false, false) => timeout,
+        };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
@@ -274,11 +316,21 @@ impl Reactor {
             };
             match listener.accept() {
                 Ok((mut stream, addr)) => {
+                    let handshaking = self.conns.values().filter(|c| !c.greeted && c.state != State::Draining).count();
+                    if handshaking >= MAX_HANDSHAKES {
+                        self.warn_crowd(addr);
+                        continue; // dropping the stream closes it
+                    }
+                    let Ok(handshake) = Handshake::accept() else {
+                        tracing::warn!("no random bytes for a handshake: closing {addr}");
+                        continue;
+                    };
                     tune(&stream);
                     let token = self.take_token();
                     self.poll.registry().register(&mut stream, token, Interest::READABLE)?;
-                    let mut c = Connection::new(stream, addr, State::Open, Interest::READABLE);
+                    let mut c = Connection::new(stream, addr, State::Open, handshake, Vec::new());
                     c.readable = true;
+                    c.deadline = Some(Instant::now() + HANDSHAKE_LIMIT);
                     self.conns.insert(token, c);
                     out.push(NetEvent::Accepted(token, addr));
                 }
@@ -291,6 +343,42 @@ impl Reactor {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Logs, at most once a second, that connections are refused because
+    /// too many are in their handshake.
+    fn warn_crowd(&mut self, addr: SocketAddr) {
+        if self.warned_crowd.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!("refusing {addr}: {MAX_HANDSHAKES} connections are already in their handshake");
+            self.warned_crowd = Some(Instant::now());
+        }
+    }
+
+    /// Closes connections past their deadline or silent too long, and
+    /// queues heartbeats on quiet watched ones.
+    fn keep_time(&mut self, out: &mut Vec<NetEvent>) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for (&token, c) in self.conns.iter_mut() {
+            if c.deadline.is_some_and(|d| now >= d) {
+                expired.push((token, Closed::TimedOut));
+                continue;
+            }
+            let Some(limit) = c.silence_limit else { continue };
+            if c.state != State::Open || !c.greeted {
+                continue;
+            }
+            if !c.paused && now.duration_since(c.last_heard) >= limit {
+                expired.push((token, Closed::Silent(limit)));
+            } else if c.queued + c.held() == 0 && now.duration_since(c.last_queued) >= limit / 5 {
+                let mut beat = Vec::with_capacity(frame::HEADER_LEN);
+                frame::encode_into(&mut beat, Kind::Heartbeat, &[]);
+                c.queue(beat);
+            }
+        }
+        for (token, why) in expired {
+            self.fail(token, why, out);
         }
     }
 
@@ -345,9 +433,26 @@ impl Reactor {
             }
             return;
         }
+        match c.authenticate(&self.key) {
+            Ok(true) => {}
+            Ok(false) => return self.eof_in_handshake(token, fill, out),
+            Err(failed) => {
+                // Say the farewell, then let go; the driver hears why now.
+                let why = match failed.why {
+                    Failure::Protocol(e) => Closed::Protocol(e),
+                    why => Closed::Auth(why),
+                };
+                out.push(NetEvent::Closed(token, why));
+                return self.close_gracefully(token);
+            }
+        }
         loop {
             match c.next_incoming() {
-                Ok(Some(Incoming::Hello(hello))) => out.push(NetEvent::Hello(token, hello)),
+                Ok(Some(Incoming::Hello(hello))) => {
+                    c.deadline = None;
+                    out.push(NetEvent::Hello(token, hello));
+                }
+                Ok(Some(Incoming::Frame(frame))) if frame.kind == Kind::Heartbeat => {}
                 Ok(Some(Incoming::Frame(frame))) => out.push(NetEvent::Frame(token, frame)),
                 Ok(None) => break,
                 Err(e) => return self.fail(token, Closed::Protocol(e), out),
@@ -358,6 +463,16 @@ impl Reactor {
                 return self.fail(token, Closed::Protocol(ProtocolError::Truncated), out);
             }
             self.fail(token, Closed::Eof, out);
+        }
+    }
+
+    /// A connection that ended before its handshake did.
+    fn eof_in_handshake(&mut self, token: Token, fill: Fill, out: &mut Vec<NetEvent>) {
+        let partial = self.conns.get(&token).is_some_and(Connection::has_partial_input);
+        match fill {
+            Fill::Eof if partial => self.fail(token, Closed::Protocol(ProtocolError::Truncated), out),
+            Fill::Eof => self.fail(token, Closed::Eof, out),
+            _ => {}
         }
     }
 

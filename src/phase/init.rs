@@ -10,6 +10,7 @@ use std::ffi::OsStr;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::JobConfig;
 use crate::counts::hash_fingerprint;
@@ -60,6 +61,7 @@ pub fn job_specs(
                 format: job.format.code(),
                 top: job.select.top,
                 min_count: job.select.min_count,
+                heartbeat_ms: u32::try_from(job.heartbeat_timeout.as_millis()).unwrap_or(u32::MAX),
             }
         })
         .collect()
@@ -81,6 +83,8 @@ pub struct Setup {
     pub redistribute: Redistribute,
     pub format: Format,
     pub select: Select,
+    /// How long this job's links may stay silent.
+    pub heartbeat_timeout: Duration,
 }
 
 /// Worker side: checks a spec and the files its splits touch.
@@ -145,6 +149,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         .ok_or_else(|| bad(format!("unknown redistribution plan {}", spec.redistribute)))?;
     let format = Format::from_code(spec.format).ok_or_else(|| bad(format!("unknown result format {}", spec.format)))?;
     let select = Select { top: spec.top.to_native(), min_count: spec.min_count.to_native() };
+    let heartbeat_timeout = Duration::from_millis(u64::from(spec.heartbeat_ms.to_native()).max(50));
     Ok(Setup {
         job_id: spec.job_id.to_native(),
         rank,
@@ -156,6 +161,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         redistribute,
         format,
         select,
+        heartbeat_timeout,
     })
 }
 

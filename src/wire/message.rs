@@ -21,6 +21,7 @@
 //! | `Abort` | either way | the job failed, with the reason |
 //! | `Finish` | master → worker | the job is over; drop its state |
 //! | `Status` | worker → `status` client | threads, busy or idle, jobs served, uptime |
+//! | `Heartbeat` | any node → any node | a quiet link is still alive (handled by the event loop) |
 
 use rkyv::api::high::{HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
@@ -75,6 +76,9 @@ kinds! {
     Status = 15,
     ShipChunk = 16,
     ShipEnd = 17,
+    /// "Still here": sent on a quiet link, read and dropped by the event
+    /// loop (`net::reactor`); never reaches a job. Empty payload.
+    Heartbeat = 18,
 }
 
 /// A message that can be archived: every message type, without spelling out
@@ -124,6 +128,9 @@ pub struct JobSpec {
     /// keeps only these records of its range (`select::Select`).
     pub top: u64,
     pub min_count: u64,
+    /// The master's `--heartbeat-timeout`, in milliseconds: how long a link
+    /// of this job may stay silent before its other end is declared gone.
+    pub heartbeat_ms: u32,
 }
 
 /// Phase 1 with `--ship`: bytes of `files[file]` of the job spec, at `offset`.

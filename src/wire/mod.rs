@@ -1,5 +1,6 @@
-//! The wire protocol (DESIGN §4). Every connection starts with a fixed-size
-//! hello from each side, then carries frames:
+//! The wire protocol (DESIGN §4). Every connection starts with the
+//! authentication handshake (`auth`: each side proves it holds the shared
+//! secret), then a fixed-size hello from each side, then carries frames:
 //!
 //! ```text
 //! hello  = "WFQ" version:u8 role:u8 rank:u32le job_id:u64le      (17 bytes)
@@ -13,8 +14,10 @@
 //! gets its connection closed with a `ProtocolError`; nothing panics.
 //!
 //! Versioning: `VERSION` changes whenever a message's layout changes; a
-//! mismatch is refused at the hello.
+//! mismatch is refused at the handshake's preamble, and the refusing side
+//! answers with its own preamble so the other learns which version it speaks.
 
+pub mod auth;
 pub mod frame;
 pub mod hello;
 pub mod message;
@@ -64,4 +67,7 @@ pub enum ProtocolError {
     /// The connection ended in the middle of a hello or a frame.
     #[error("connection cut in the middle of a message")]
     Truncated,
+    /// The authentication handshake's verdict byte is neither yes nor no.
+    #[error("handshake verdict {0} is neither accepted nor refused")]
+    BadVerdict(u8),
 }

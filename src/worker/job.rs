@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rkyv::util::AlignedVec;
 
@@ -80,6 +80,10 @@ pub(super) struct Job {
     spool: Option<Spool>,
     /// Phases 4 and 5 go through the master (`--redistribute central`).
     central: bool,
+    /// How long a peer link may stay silent: half again the master's limit,
+    /// so that when a worker stops, the master (which watches it too) is
+    /// usually the one that names it.
+    peer_silence: Duration,
 }
 
 /// A protocol error blamed on the master.
@@ -126,7 +130,9 @@ impl Job {
             failed: false,
             spool: setup.spool,
             central: setup.redistribute == Redistribute::Central,
+            peer_silence: setup.heartbeat_timeout * 3 / 2,
         };
+        node.reactor.watch(master, setup.heartbeat_timeout);
         job.traffic_mark = job.traffic(&node.reactor);
         for rank in job.mesh.dials() {
             let addr = job.peers[rank];
@@ -150,6 +156,7 @@ impl Job {
             return Err(Error::JobSpec(format!("a peer claiming rank {rank} connected, which is not expected")));
         }
         self.mesh.link(rank, token);
+        node.reactor.watch(token, self.peer_silence);
         node.send_hello(token, self.rank as u32, self.id);
         self.finish_init(node)
     }
@@ -171,6 +178,7 @@ impl Job {
             });
         }
         self.mesh.link(rank, token);
+        node.reactor.watch(token, self.peer_silence);
         self.finish_init(node)
     }
 
@@ -542,12 +550,11 @@ impl Job {
         if self.peers_done || self.failed {
             return None;
         }
-        Some(Error::PeerLost {
-            rank,
-            addr: self.peers[rank].to_string(),
-            phase: self.phase,
-            reason: format!("lost the link: {why}"),
-        })
+        let addr = self.peers[rank].to_string();
+        if let Closed::Silent(limit) = why {
+            return Some(Error::Stalled { rank, addr, phase: self.phase, silent_s: limit.as_secs_f64() });
+        }
+        Some(Error::PeerLost { rank, addr, phase: self.phase, reason: format!("lost the link: {why}") })
     }
 
     /// `error` as the user should read it (naming shipped inputs by their

@@ -35,6 +35,7 @@ use node::{HANDOFF_BOUND, Node, QUEUE_LIMIT, ToLoop};
 use crate::error::{Error, Result};
 use crate::net::{Closed, Handoff, NetEvent, Reactor, Token};
 use crate::phase::{Phase, init};
+use crate::secret::{self, Secret};
 use crate::wire::hello::NO_RANK;
 use crate::wire::message::{self, Status};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
@@ -46,24 +47,41 @@ const BIND_BACKOFF: Duration = Duration::from_millis(250);
 /// How long a master that said hello has to send its job spec (a master
 /// sends it once every worker has answered, within its 10 s connect limit).
 const JOB_SPEC_DEADLINE: Duration = Duration::from_secs(30);
+/// Peer links that may wait for a job spec that has not arrived yet (a job
+/// has one per other worker; they are closed if another job starts).
+const MAX_PARKED: usize = 256;
 
 /// Binds `listen`, prints `listening on HOST:PORT` on stdout, and serves
-/// jobs until the process is killed.
-pub fn serve(listen: &str, threads: usize) -> Result<()> {
+/// jobs until the process is killed. Every connection must prove `secret`;
+/// without one, only a loopback address is allowed unless `insecure`.
+pub fn serve(listen: &str, threads: usize, secret: Secret, insecure: bool) -> Result<()> {
     let listener = bind(listen)?;
     let local = listener.local_addr().map_err(|source| Error::Listen { addr: listen.to_string(), source })?;
+    if !secret.is_set() && !local.ip().is_loopback() && !insecure {
+        return Err(Error::Usage(format!(
+            "refusing to listen on {local} without a secret: anyone who can reach this port could run jobs and \
+             read every file this worker can read. Give the masters' secret with --secret-file FILE (or put it in \
+             ~/.wordfreq/secret), or pass --insecure on a network you trust. Make one: {}",
+            secret::HOW_TO_MAKE
+        )));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("wordfreq-compute-{i}"))
         .build()
         .map_err(|e| Error::io(format!("cannot start {threads} compute threads"), std::io::Error::other(e)))?;
-    let reactor = Reactor::new(Some(listener)).map_err(|e| Error::io("cannot start the event loop", e))?;
+    let reactor =
+        Reactor::new(Some(listener), secret.key.clone()).map_err(|e| Error::io("cannot start the event loop", e))?;
     let (handoff, from_compute) = Handoff::channel(reactor.waker(), HANDOFF_BOUND);
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {local}")
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::io("cannot write to stdout", e))?;
     tracing::info!("worker listening on {local} with {threads} compute threads");
+    match &secret.source {
+        Some(path) => tracing::info!("connections must prove the secret from {}", path.display()),
+        None => tracing::info!("no secret: only nodes without one can connect"),
+    }
     let mut worker = Worker {
         node: Node { reactor, handoff, pool: Arc::new(pool) },
         from_compute,
@@ -129,7 +147,8 @@ struct Worker {
     /// Accepted connections that have not said hello yet.
     strangers: HashMap<Token, SocketAddr>,
     /// Peer links of a job whose spec has not reached us yet.
-    parked: Vec<(Token, Hello)>,
+    /// When each arrived: they wait at most `JOB_SPEC_DEADLINE`.
+    parked: Vec<(Token, Hello, Instant)>,
     master: Option<Token>,
     job: Option<Job>,
     /// Bytes tokenized since the last progress frame.
@@ -146,12 +165,15 @@ impl Worker {
     fn run(&mut self) -> Result<()> {
         let mut events = Vec::new();
         loop {
-            let timeout = self.job_spec_due.map(|due| due.saturating_duration_since(Instant::now()));
+            let parked_due = self.parked.first().map(|(_, _, since)| *since + JOB_SPEC_DEADLINE);
+            let due = [self.job_spec_due, parked_due].into_iter().flatten().min();
+            let timeout = due.map(|due| due.saturating_duration_since(Instant::now()));
             self.node.reactor.poll(timeout, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
             for event in events.drain(..) {
                 self.on_net(event);
             }
             self.check_job_spec_due();
+            self.expire_parked();
             if let Some(job) = self.job.as_mut() {
                 job.feed_inbox(&mut self.node.reactor);
             }
@@ -183,7 +205,11 @@ impl Worker {
                         let result = job.accept_peer(&mut self.node, token, hello);
                         self.or_fail(result);
                     }
-                    _ => self.parked.push((token, hello)),
+                    _ if self.parked.len() < MAX_PARKED => self.parked.push((token, hello, Instant::now())),
+                    _ => {
+                        tracing::warn!("closing peer {addr}: {MAX_PARKED} peer links already wait for their job");
+                        self.node.reactor.close(token);
+                    }
                 },
             }
             return;
@@ -207,7 +233,6 @@ impl Worker {
             tracing::debug!("master {addr} connected");
             self.master = Some(token);
             self.job_spec_due = Some(Instant::now() + JOB_SPEC_DEADLINE);
-            self.node.reactor.watch(token);
         } else {
             tracing::warn!("refusing master {addr}: busy with another job");
             let reason = "the worker is busy with another job".to_string();
@@ -232,6 +257,19 @@ impl Worker {
         self.node.reactor.close(master);
         self.master = None;
         self.job_spec_due = None;
+    }
+
+    /// Closes peer links that waited too long for their job to reach us.
+    fn expire_parked(&mut self) {
+        let now = Instant::now();
+        while let Some(&(token, _, since)) = self.parked.first() {
+            if now < since + JOB_SPEC_DEADLINE {
+                break;
+            }
+            tracing::warn!("closing a peer link whose job did not start within {} s", JOB_SPEC_DEADLINE.as_secs());
+            self.node.reactor.close(token);
+            self.parked.remove(0);
+        }
     }
 
     /// Answers `wordfreq status`: a hello, one `Status` frame, then close.
@@ -320,7 +358,7 @@ impl Worker {
         crate::logs::set_source(crate::logs::in_job(&format!("worker {}", setup.rank), setup.job_id));
         tracing::info!("job starts: rank {} of {}, {} splits", setup.rank, setup.peers.len(), setup.splits.len());
         let job = self.job.insert(Job::new(setup, master, &mut self.node)?);
-        for (token, hello) in std::mem::take(&mut self.parked) {
+        for (token, hello, _) in std::mem::take(&mut self.parked) {
             if hello.job_id == job.id {
                 job.accept_peer(&mut self.node, token, hello)?;
             } else {
@@ -347,7 +385,7 @@ impl Worker {
             self.drop_job(false);
             return;
         }
-        self.parked.retain(|(t, _)| *t != token);
+        self.parked.retain(|(t, _, _)| *t != token);
         if let Some(error) = self.job.as_ref().and_then(|job| job.lost(token, &why)) {
             self.fail_job(error);
         }

@@ -51,7 +51,7 @@ fn a_master_crash_leaves_the_workers_ready_for_the_next_job() {
 fn a_busy_worker_refuses_a_second_master_then_serves_it() {
     use std::io::{Read, Write};
     let workers = [Worker::start()];
-    let mut first = std::net::TcpStream::connect(&workers[0].addr).unwrap();
+    let mut first = crate::util::dial(&workers[0].addr, b"").unwrap();
     let hello = [b'W', b'F', b'Q', wordfreq::wire::hello::VERSION, 0, 255, 255, 255, 255, 1, 0, 0, 0, 0, 0, 0, 0];
     first.write_all(&hello).unwrap();
     let mut reply = [0u8; 17];
@@ -104,7 +104,7 @@ fn run_leaves_no_worker_behind_when_the_job_fails() {
 fn a_master_that_never_sends_a_job_is_let_go() {
     use std::io::{Read, Write};
     let workers = [Worker::start()];
-    let mut silent = std::net::TcpStream::connect(&workers[0].addr).unwrap();
+    let mut silent = crate::util::dial(&workers[0].addr, b"").unwrap();
     silent
         .write_all(&[b'W', b'F', b'Q', wordfreq::wire::hello::VERSION, 0, 255, 255, 255, 255, 3, 0, 0, 0, 0, 0, 0, 0])
         .unwrap();

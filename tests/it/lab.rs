@@ -121,6 +121,14 @@ fn assert_gone(pid: u32, what: &str) {
     );
 }
 
+/// A private secret file for a lab's links.
+fn write_secret(dir: &Dir) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.write("secret", "lab secret for the tests, 32 bytes\n");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
 /// The `deployed (pid N)` or `stopped (pid N)` lines of a deploy.sh or
 /// stop.sh table, as (host, pid), in order; fails on any other line.
 fn table(out: &Output, state: &str) -> Vec<(String, u32)> {
@@ -277,7 +285,10 @@ fn deploy_to_a_private_sshd_runs_a_job_and_stop_leaves_nothing() {
     let workers = dir.join("workers.txt");
     let worker_port = free_port().to_string();
     let ssh_port = sshd.port.to_string();
+    let secret = write_secret(&dir);
     let options = [
+        "--secret-file",
+        s(&secret),
         "--hosts",
         s(&hosts),
         "--ssh-port",
@@ -317,14 +328,14 @@ fn deploy_to_a_private_sshd_runs_a_job_and_stop_leaves_nothing() {
     let want = format!("{} worker --listen 0.0.0.0:{worker_port}", s(&remote.join("wordfreq")));
     assert!(cmdline.starts_with(&want), "pid {pid} is not the worker: {cmdline}");
 
-    let out = ok(dir.cmd(&["status", "--hosts", s(&workers)]));
+    let out = ok(dir.cmd(&["status", "--secret-file", s(&secret), "--hosts", s(&workers)]));
     let status = text(&out.stdout);
     assert_eq!(status.lines().count(), 1, "{status}");
     assert!(status.starts_with(&format!("{addr}  reachable  ")), "{status}");
 
     let kjv = data("kjvbible.txt");
     let start = Instant::now();
-    ok(dir.cmd(&["master", "-q", "--hosts", s(&workers), "-o", "out.txt", s(&kjv)]));
+    ok(dir.cmd(&["master", "-q", "--secret-file", s(&secret), "--hosts", s(&workers), "-o", "out.txt", s(&kjv)]));
     eprintln!("lab tests: the job took {:.2} s", start.elapsed().as_secs_f64());
     let expected = fs::read(data("kjvbible.expected.txt")).unwrap();
     assert_same("a job on a deployed worker", &dir.read("out.txt"), &expected);
@@ -417,7 +428,10 @@ fn a_lab_of_three_nodes_deploys_runs_and_tears_down() {
     assert_eq!(nodes, ["10.79.0.11", "10.79.0.12", "10.79.0.13"], "{}", text(&out.stdout));
 
     let workers = dir.join("workers.txt");
+    let secret = write_secret(&dir);
     let options = [
+        "--secret-file",
+        s(&secret),
         "--hosts",
         s(&lab_hosts),
         "--identity",
@@ -444,7 +458,7 @@ fn a_lab_of_three_nodes_deploys_runs_and_tears_down() {
         assert_eq!(pid_file(&remote, host), *pid);
     }
 
-    let out = ok(dir.cmd(&["status", "--hosts", s(&workers)]));
+    let out = ok(dir.cmd(&["status", "--secret-file", s(&secret), "--hosts", s(&workers)]));
     let status = text(&out.stdout);
     let lines: Vec<&str> = status.lines().collect();
     assert_eq!(lines.len(), 3, "{status}");
@@ -455,7 +469,10 @@ fn a_lab_of_three_nodes_deploys_runs_and_tears_down() {
     // The nodes share the host's filesystem: workers read the input there.
     let input = dir.write("input/words.txt", many_words(7, 3 << 20));
     let expected = oracle::expected(std::slice::from_ref(&input), true);
-    let job = ["master", "-q", "--hosts", s(&workers), "--split-size", "256K", "-o"];
+    // Workers on a lab network prove a secret, and refuse whoever has none.
+    let stderr = fails(dir.cmd(&["master", "-q", "--hosts", s(&workers), "-o", "x.txt", s(&input)]), 1);
+    assert!(stderr.contains("secret") && !dir.join("x.txt").exists(), "{stderr}");
+    let job = ["master", "-q", "--secret-file", s(&secret), "--hosts", s(&workers), "--split-size", "256K", "-o"];
     timed("a job from the host", {
         let mut cmd = dir.cmd(&job);
         cmd.args(["out.txt", s(&input)]);

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use crate::util::{Dir, Worker, fails, ok};
+use crate::util::{Dir, Worker, accept, dial, fails, ok};
 use wordfreq::wire::hello::VERSION;
 
 const MASTER_HELLO: [u8; 17] = [b'W', b'F', b'Q', VERSION, 0, 255, 255, 255, 255, 7, 0, 0, 0, 0, 0, 0, 0];
@@ -23,6 +23,11 @@ fn connect(worker: &Worker) -> TcpStream {
     let stream = TcpStream::connect(&worker.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     stream
+}
+
+/// A connection that has passed the handshake (no secret).
+fn authenticated(worker: &Worker) -> TcpStream {
+    dial(&worker.addr, b"").expect("the handshake passes")
 }
 
 /// Sends `bytes` to the worker (then ends our side if `end`) and returns
@@ -45,7 +50,7 @@ fn exchange(worker: &Worker, bytes: &[u8]) -> Vec<u8> {
 /// Greets the worker as a master, waits for its hello, then sends `bytes`
 /// and returns what follows its hello until it closes the connection.
 fn after_hello(worker: &Worker, bytes: &[u8], end: bool) -> Vec<u8> {
-    let mut stream = connect(worker);
+    let mut stream = authenticated(worker);
     stream.write_all(&MASTER_HELLO).unwrap();
     let mut hello = [0u8; 17];
     stream.read_exact(&mut hello).unwrap();
@@ -77,11 +82,16 @@ fn frame_kinds(bytes: &[u8]) -> Vec<u8> {
 fn strangers_are_closed_and_the_worker_stays_up() {
     let mut worker = Worker::start();
     assert!(exchange(&worker, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_empty());
-    assert!(exchange(&worker, b"WFQ\x63 wrong version").is_empty());
-    assert!(exchange(&worker, &[b"WFQ", &[VERSION, 9][..], b" bad role......"].concat()).is_empty());
-    assert!(exchange(&worker, b"WF").is_empty(), "a cut hello is dropped");
+    // Another version is told ours, then closed.
+    let answer = exchange(&worker, b"WFQ\x63 wrong version");
+    assert_eq!(&answer[..4], &[b'W', b'F', b'Q', VERSION], "{answer:?}");
+    assert!(exchange(&worker, b"WF").is_empty(), "a cut preamble is dropped");
+    let bad_role = [b"WFQ", &[VERSION, 9][..], &[0u8; 13]].concat();
+    assert!(exchange_on(authenticated(&worker), &bad_role, true).is_empty(), "a bad role after the handshake");
     assert_serves(&mut worker);
-    assert!(worker.log().contains("bad magic"), "the reason is logged:\n{}", worker.log());
+    for reason in ["bad magic", "protocol version 99", "unknown role 9"] {
+        assert!(worker.log().contains(reason), "{reason:?} is logged:\n{}", worker.log());
+    }
 }
 
 #[test]
@@ -111,18 +121,23 @@ fn invalid_payloads_are_refused_with_an_abort() {
 #[test]
 fn frames_from_a_peer_without_a_job_are_refused() {
     let mut worker = Worker::start();
-    let peer_hello = [b'W', b'F', b'Q', 1, 1, 3, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0];
-    let answer = exchange(&worker, &[&peer_hello[..], &frame(4, &[0u8; 32])].concat());
+    let peer_hello = [b'W', b'F', b'Q', VERSION, 1, 3, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0];
+    let answer = exchange_on(authenticated(&worker), &[&peer_hello[..], &frame(4, &[0u8; 32])].concat(), true);
     assert!(answer.is_empty());
     assert_serves(&mut worker);
+    assert!(worker.log().contains("before its job started"), "{}", worker.log());
 }
 
-/// A fake worker that accepts one connection and answers with `reply`.
-fn fake_worker(reply: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+/// A fake worker that accepts one connection, passes the handshake if
+/// `authenticate`, and answers the master's hello with `reply`.
+fn fake_worker(reply: Vec<u8>, authenticate: bool) -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let handle = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
+        if authenticate {
+            accept(&mut stream, b"").unwrap();
+        }
         let mut hello = [0u8; 17];
         let _ = stream.read_exact(&mut hello);
         let _ = stream.write_all(&reply);
@@ -136,17 +151,19 @@ fn fake_worker(reply: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
 #[test]
 fn a_master_fails_cleanly_against_a_broken_worker() {
     let worker_hello = |job: u64| {
-        let mut h = vec![b'W', b'F', b'Q', 1, 1, 255, 255, 255, 255];
+        let mut h = vec![b'W', b'F', b'Q', VERSION, 1, 255, 255, 255, 255];
         h.extend_from_slice(&job.to_le_bytes());
         h
     };
-    let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"HTTP/1.0 200 OK\r\n\r\n".to_vec(), "bad magic"),
-        (Vec::new(), "worker 0"),
-        (worker_hello(1), "worker 0"),
+    let cases: Vec<(Vec<u8>, bool, &str)> = vec![
+        (b"HTTP/1.0 200 OK\r\n\r\n".to_vec(), false, "bad magic"),
+        (b"WFQ\x01".to_vec(), false, "protocol version 1 is not supported"),
+        (Vec::new(), false, "worker 0"),
+        (Vec::new(), true, "worker 0"),
+        (worker_hello(1), true, "unexpected hello from a Peer of job 1"),
     ];
-    for (reply, cause) in cases {
-        let (addr, handle) = fake_worker(reply);
+    for (reply, authenticate, cause) in cases {
+        let (addr, handle) = fake_worker(reply, authenticate);
         let dir = Dir::new();
         dir.write("in.txt", "a b");
         let stderr = fails(dir.cmd(&["master", "--workers", &addr, "in.txt"]), 1);

@@ -3,7 +3,7 @@
 //! with a clear error.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 use wordfreq::wire::hello::VERSION;
@@ -32,7 +32,7 @@ fn status_reports_idle_busy_jobs_and_unreachable_workers() {
     assert!(text.contains("  idle  jobs 1  "), "{text}");
 
     // A master linked to the worker makes it busy; status still answers.
-    let mut master = TcpStream::connect(&worker.addr).unwrap();
+    let mut master = crate::util::dial(&worker.addr, b"").unwrap();
     master.write_all(&[b'W', b'F', b'Q', VERSION, 0, 255, 255, 255, 255, 9, 0, 0, 0, 0, 0, 0, 0]).unwrap();
     master.read_exact(&mut [0u8; 17]).unwrap();
     let (_, text) = status(&dir, &worker.addr);

@@ -2,10 +2,14 @@
 //! failures explain themselves, and worker daemons on free ports (waited on
 //! by their `listening on` line, never by sleeping).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
+
+use wordfreq::net::handshake::{Failure, Handshake};
+use wordfreq::wire::auth::Key;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_wordfreq");
@@ -49,6 +53,7 @@ impl Dir {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(self.path()).stdin(Stdio::null());
+        without_secret(&mut cmd);
         cmd
     }
 }
@@ -95,6 +100,51 @@ pub fn assert_same(what: &str, actual: &[u8], expected: &[u8]) {
     );
 }
 
+/// Keeps the tester's own secret (`~/.wordfreq/secret`, WORDFREQ_SECRET_FILE)
+/// out of a command: tests say which secret each process has.
+pub fn without_secret(cmd: &mut Command) {
+    cmd.env_remove("WORDFREQ_SECRET_FILE").env("HOME", "/nonexistent/wordfreq-test-home");
+}
+
+/// Connects to `addr` and proves `secret` (empty: none), as a master or a
+/// peer would, one byte at a time so nothing after the handshake is read.
+pub fn dial(addr: &str, secret: &[u8]) -> Result<TcpStream, Failure> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let (handshake, opening) = Handshake::dial().unwrap();
+    stream.write_all(&opening).unwrap();
+    finish(&mut stream, handshake, secret)?;
+    Ok(stream)
+}
+
+/// The acceptor's side of the handshake on an accepted stream.
+pub fn accept(stream: &mut TcpStream, secret: &[u8]) -> Result<(), Failure> {
+    finish(stream, Handshake::accept().unwrap(), secret)
+}
+
+fn finish(stream: &mut TcpStream, mut handshake: Handshake, secret: &[u8]) -> Result<(), Failure> {
+    let key = Key::derive(secret);
+    let mut pending = Vec::new();
+    while !handshake.is_done() {
+        let mut byte = [0u8; 1];
+        if stream.read(&mut byte).unwrap_or(0) == 0 {
+            return Err(Failure::Protocol(wordfreq::wire::ProtocolError::Truncated));
+        }
+        pending.push(byte[0]);
+        match handshake.advance(&key, &pending) {
+            Ok(step) => {
+                pending.drain(..step.used);
+                stream.write_all(&step.reply).unwrap();
+            }
+            Err(failed) => {
+                let _ = stream.write_all(&failed.farewell);
+                return Err(failed.why);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A worker daemon on a free port of 127.0.0.1, killed when dropped.
 pub struct Worker {
     child: Child,
@@ -111,6 +161,7 @@ impl Worker {
     /// level, kept for failure messages.
     pub fn start_with(env: &[(&str, &str)]) -> Worker {
         let mut cmd = Command::new(BIN);
+        without_secret(&mut cmd);
         cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "2", "-v"]).envs(env.iter().copied());
         Worker::spawn(cmd)
     }
