@@ -49,10 +49,12 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     progress.step(STEP);
     // Bytes read from streams, whose length was not known before.
     let streamed = AtomicU64::new(0);
+    crate::failpoint::crash_point("count", Phase::Shuffle1);
     let table = pool.install(|| {
         splits
             .par_iter()
             .try_fold(WordCounts::new, |mut table, split| {
+                crate::signals::check()?;
                 let read = count_split(&files, split, job.tokenizer, &mut table)?;
                 if files[split.file as usize].form == Form::Stream {
                     streamed.fetch_add(read, Ordering::Relaxed);
@@ -75,6 +77,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     for chunk in entries.records(CHUNK_BYTES, job.format) {
         output.write(&chunk)?;
     }
+    crate::signals::check()?;
     output.commit()?;
     lap(Phase::SortOutput.name(), t, entries.len() as u64, distinct);
 

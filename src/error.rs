@@ -78,6 +78,10 @@ pub enum Error {
     #[error("the job was cancelled")]
     Cancelled,
 
+    /// SIGINT or SIGTERM stopped the command (exit status 128 + signal).
+    #[error("stopped by {signal}")]
+    Interrupted { signal: &'static str, code: u8 },
+
     /// Any other failure of the operating system, with what we were doing.
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
@@ -98,7 +102,12 @@ impl Error {
     pub fn may_be_a_lost_worker(&self) -> bool {
         !matches!(
             self,
-            Error::Usage(_) | Error::Input { .. } | Error::NotUtf8 { .. } | Error::Output { .. } | Error::Encode(_)
+            Error::Usage(_)
+                | Error::Input { .. }
+                | Error::NotUtf8 { .. }
+                | Error::Output { .. }
+                | Error::Encode(_)
+                | Error::Interrupted { .. }
         )
     }
 
@@ -107,6 +116,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
+            Error::Interrupted { code, .. } => *code,
             _ => 1,
         }
     }

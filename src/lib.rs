@@ -51,6 +51,7 @@ pub mod progress;
 pub mod run;
 pub mod secret;
 pub mod select;
+pub mod signals;
 pub mod status;
 pub mod tokenize;
 pub mod wire;

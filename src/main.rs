@@ -15,7 +15,7 @@ use wordfreq::phase::central::Redistribute;
 use wordfreq::secret::Secret;
 use wordfreq::select::Select;
 use wordfreq::tokenize::Tokenizer;
-use wordfreq::{Error, Result, addrs, count, master, run, status, worker};
+use wordfreq::{Error, Result, addrs, count, master, run, signals, status, worker};
 
 /// Count the words of large text collections and write them sorted by
 /// frequency, on one machine or across many.
@@ -392,10 +392,12 @@ fn execute(command: Command) -> Result<()> {
     match command {
         Command::Worker { listen, threads, secret, insecure, log } => {
             log.init("worker");
+            signals::install()?;
             worker::serve(&listen, positive("--threads", threads)?, secret.load()?, insecure)
         }
         Command::Count { threads, job } => {
             job.log.init("count");
+            signals::install()?;
             let file = job.open_metrics()?;
             let threads = positive("--threads", threads)?;
             let metrics = count::run_count(&job.config(Some(threads)), threads)?;
@@ -403,6 +405,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Run { workers, plan, job } => {
             job.log.init("master");
+            signals::install()?;
             let file = job.open_metrics()?;
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
@@ -413,6 +416,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Master { workers, hosts, ship, plan, secret, job } => {
             job.log.init("master");
+            signals::install()?;
             let workers = addrs::worker_list(&workers, hosts.as_deref())?;
             let file = job.open_metrics()?;
             let config = JobConfig { ship, secret: secret.load()?, ..plan.apply(job.config(None)) };

@@ -105,6 +105,7 @@ fn run_attempt(
     let writer = Writer::spawn(output, reactor.waker())?;
     let job_id = job_id();
     crate::logs::set_source(crate::logs::in_job("master", job_id));
+    crate::signals::wake_on_signal(reactor.waker());
     let mut master = Master {
         reactor,
         links: Vec::new(),
@@ -499,6 +500,7 @@ impl Master {
     /// says what a timeout means.
     fn wait(&mut self, deadline: Option<Instant>, done: impl Fn(&Master) -> bool) -> Result<Waited> {
         loop {
+            crate::signals::check()?;
             self.feed_links()?;
             self.pump_output()?;
             if done(self) {

@@ -169,6 +169,9 @@ impl Worker {
             let due = [self.job_spec_due, parked_due].into_iter().flatten().min();
             let timeout = due.map(|due| due.saturating_duration_since(Instant::now()));
             self.node.reactor.poll(timeout, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
+            if let Err(stop) = crate::signals::check() {
+                return self.shut_down(stop);
+            }
             for event in events.drain(..) {
                 self.on_net(event);
             }
@@ -429,7 +432,35 @@ impl Worker {
         }
     }
 
-    // ---- The end of a job.
+    // ---- The end of a job, and of the worker.
+
+    /// After SIGINT or SIGTERM: aborts the job (telling the master why),
+    /// lets the master link drain briefly, and returns the signal's error.
+    fn shut_down(&mut self, stop: Error) -> Result<()> {
+        if self.job.is_some() {
+            self.fail_job(Error::WorkerFailed {
+                rank: self.job.as_ref().map_or(0, |j| j.rank()),
+                addr: "this worker".into(),
+                phase: self.job.as_ref().map_or(Phase::Init, |j| j.phase()),
+                reason: stop.to_string(),
+            });
+        }
+        self.drop_job(false);
+        if let Some(master) = self.master.take() {
+            self.node.reactor.close_gracefully(master);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut events = Vec::new();
+        while self.node.reactor.connections() > 0 && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.node.reactor.poll(Some(left), &mut events).is_err() {
+                break;
+            }
+            events.clear();
+        }
+        tracing::info!("worker stopped: {stop}");
+        Err(stop)
+    }
 
     fn or_fail(&mut self, result: Result<()>) {
         if let Err(error) = result {

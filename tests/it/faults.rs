@@ -67,7 +67,7 @@ fn a_busy_worker_refuses_a_second_master_then_serves_it() {
 }
 
 /// Processes whose environment holds `marker`.
-fn processes_marked(marker: &str) -> Vec<String> {
+pub fn processes_marked(marker: &str) -> Vec<String> {
     let needle = format!("WORDFREQ_TEST_MARKER={marker}");
     std::fs::read_dir("/proc")
         .unwrap()

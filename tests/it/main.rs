@@ -19,5 +19,6 @@ mod properties;
 mod protocol;
 mod security;
 mod ship;
+mod signals;
 mod status;
 mod util;

@@ -192,6 +192,11 @@ impl Worker {
         Worker { child, addr, log }
     }
 
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the worker has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
