@@ -240,4 +240,31 @@ mod tests {
         assert_eq!(failed.why, Failure::Protocol(ProtocolError::VersionMismatch { got: 1 }));
         assert_eq!(auth::read_preamble(&failed.farewell).map(|n| n.is_some()), Ok(true));
     }
+
+    proptest::proptest! {
+        /// Either side fed arbitrary bytes, or a valid exchange with a byte
+        /// flipped, fails or waits — it never panics and never accepts a
+        /// tampered proof.
+        #[test]
+        fn hostile_handshakes_never_panic_nor_pass(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..140),
+            flip in proptest::prelude::any::<(usize, u8)>(),
+        ) {
+            let key = Key::derive(b"secret of the test");
+            let mut acceptor = Handshake::accept().unwrap();
+            let _ = acceptor.advance(&key, &bytes);
+            let (mut dialer, _) = Handshake::dial().unwrap();
+            let _ = dialer.advance(&key, &bytes);
+            proptest::prop_assert!(!dialer.is_done() && !acceptor.is_done());
+
+            // A real exchange with one byte of the acceptor's answer changed.
+            let (mut dialer, first) = Handshake::dial().unwrap();
+            let mut acceptor = Handshake::accept().unwrap();
+            let mut reply = acceptor.advance(&key, &first).unwrap().reply;
+            let at = flip.0 % reply.len();
+            let change = flip.1.max(1);
+            reply[at] ^= change;
+            proptest::prop_assert!(dialer.advance(&key, &reply).is_err());
+        }
+    }
 }

@@ -93,4 +93,28 @@ mod tests {
         assert_eq!(parse(&head).unwrap_err(), ProtocolError::FrameTooLarge { len: MAX_FRAME + 1 });
         assert_eq!(parse(&[1, 0, 0, 0, 200]).unwrap_err(), ProtocolError::UnknownKind(200));
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes, and valid frames with bytes flipped or cut,
+        /// parse or fail without a panic, and never yield more than they hold.
+        #[test]
+        fn hostile_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            flip in proptest::prelude::any::<(usize, u8)>(),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            if let Ok(Some((frame, used))) = parse(&bytes) {
+                proptest::prop_assert!(used <= bytes.len() && frame.payload.len() + HEADER_LEN == used);
+            }
+            let mut wire = Vec::new();
+            encode_into(&mut wire, Kind::WordBatch, &payload);
+            let at = flip.0 % wire.len();
+            wire[at] ^= flip.1;
+            wire.truncate(cut % (wire.len() + 1));
+            if let Ok(Some((frame, used))) = parse(&wire) {
+                proptest::prop_assert!(used <= wire.len() && frame.payload.len() + HEADER_LEN == used);
+            }
+        }
+    }
 }

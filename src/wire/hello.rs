@@ -97,4 +97,15 @@ mod tests {
         bytes[4] = 7;
         assert_eq!(Hello::decode(&bytes), Err(ProtocolError::BadRole(7)));
     }
+
+    proptest::proptest! {
+        /// Any bytes decode to a hello, to "more needed" or to an error,
+        /// never a panic; a hello that decodes re-encodes to the same bytes.
+        #[test]
+        fn hostile_hellos_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            if let Ok(Some(hello)) = Hello::decode(&bytes) {
+                proptest::prop_assert_eq!(&hello.encode()[..], &bytes[..HELLO_LEN]);
+            }
+        }
+    }
 }

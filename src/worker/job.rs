@@ -566,16 +566,6 @@ impl Job {
         }
     }
 
-    /// This worker's rank in the job.
-    pub(super) fn rank(&self) -> usize {
-        self.rank
-    }
-
-    /// The phase the job is in.
-    pub(super) fn phase(&self) -> Phase {
-        self.phase
-    }
-
     /// Stops this job's compute.
     pub(super) fn cancel(&mut self) {
         self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -437,27 +437,23 @@ impl Worker {
     /// After SIGINT or SIGTERM: aborts the job (telling the master why),
     /// lets the master link drain briefly, and returns the signal's error.
     fn shut_down(&mut self, stop: Error) -> Result<()> {
-        if self.job.is_some() {
-            self.fail_job(Error::WorkerFailed {
-                rank: self.job.as_ref().map_or(0, |j| j.rank()),
-                addr: "this worker".into(),
-                phase: self.job.as_ref().map_or(Phase::Init, |j| j.phase()),
-                reason: stop.to_string(),
-            });
+        if let Error::Interrupted { signal, code } = &stop {
+            self.fail_job(Error::Interrupted { signal, code: *code });
         }
-        self.drop_job(false);
-        if let Some(master) = self.master.take() {
-            self.node.reactor.close_gracefully(master);
-        }
+        // The master hears why first; peer links close after its link has.
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut events = Vec::new();
-        while self.node.reactor.connections() > 0 && Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.node.reactor.poll(Some(left), &mut events).is_err() {
-                break;
+        if let Some(master) = self.master.take() {
+            self.node.reactor.close_gracefully(master);
+            while self.node.reactor.addr(master).is_some() && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if self.node.reactor.poll(Some(left), &mut events).is_err() {
+                    break;
+                }
+                events.clear();
             }
-            events.clear();
         }
+        self.drop_job(false);
         tracing::info!("worker stopped: {stop}");
         Err(stop)
     }

@@ -117,3 +117,41 @@ fn a_master_that_never_sends_a_job_is_let_go() {
     assert!(waited >= std::time::Duration::from_secs(25) && waited < std::time::Duration::from_secs(60), "{waited:?}");
     assert_serves(&workers);
 }
+
+/// A process's (resident KiB, threads, open descriptors), from /proc.
+fn footprint(pid: u32) -> (u64, u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (field("VmRSS:"), field("Threads:"), fds)
+}
+
+#[test]
+fn a_hundred_aborted_jobs_leak_nothing_on_the_workers() {
+    let workers = [Worker::start(), Worker::start()];
+    let dir = Dir::new();
+    let words: String = (0..20_000).map(|i| format!("w{} ", i % 3000)).collect();
+    dir.write("in.txt", &words);
+    let crash = |i: usize| {
+        let mut cmd = dir.cmd(&["master", "-q", "--split-size", "4K", "--workers", &addrs(&workers), "in.txt"]);
+        cmd.env("WORDFREQ_CRASH_AT", format!("master:{}", PHASES[i % PHASES.len()]));
+        fails(cmd, 86);
+    };
+    for i in 0..12 {
+        crash(i);
+    }
+    assert_serves(&workers);
+    let before: Vec<_> = workers.iter().map(|w| footprint(w.pid())).collect();
+    for i in 0..100 {
+        crash(i);
+    }
+    assert_serves(&workers);
+    for (worker, (rss0, threads0, fds0)) in workers.iter().zip(before) {
+        let (rss, threads, fds) = footprint(worker.pid());
+        assert_eq!((threads, fds), (threads0, fds0), "threads and descriptors of {}", worker.addr);
+        assert!(rss < rss0 + 8 * 1024, "{}: resident memory grew from {rss0} KiB to {rss} KiB", worker.addr);
+    }
+}

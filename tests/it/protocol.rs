@@ -172,3 +172,50 @@ fn a_master_fails_cleanly_against_a_broken_worker() {
         handle.join().unwrap();
     }
 }
+
+#[test]
+fn a_worker_with_a_secret_survives_hostile_bytes_then_runs_a_correct_job() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let secret = dir.write("secret", "the secret of this test, 32 bytes\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut cmd = std::process::Command::new(crate::util::BIN);
+    crate::util::without_secret(&mut cmd);
+    cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "1", "-v", "--secret-file"]).arg(&secret);
+    let mut worker = Worker::spawn(cmd);
+    // Random bytes (a fixed seed, so a failure can be replayed).
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for len in [1usize, 7, 36, 69, 500, 5000] {
+        let noise: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        exchange(&worker, &noise);
+    }
+    exchange(&worker, b"GET / HTTP/1.1\r\nHost: worker\r\n\r\n");
+    // A failed proof, then a proven link that sends a huge length and a half frame.
+    assert!(dial(&worker.addr, b"a wrong secret of enough length").is_err());
+    let proven = |bytes: &[u8]| {
+        let mut stream = dial(&worker.addr, b"the secret of this test, 32 bytes").expect("the secret passes");
+        stream.write_all(&MASTER_HELLO).unwrap();
+        stream.read_exact(&mut [0u8; 17]).unwrap();
+        exchange_on(stream, bytes, true)
+    };
+    assert!(proven(&[0xff, 0xff, 0xff, 0xff, 1]).is_empty(), "a huge length closes the link");
+    assert!(proven(&[200, 0, 0, 0, 1, 1, 2, 3]).is_empty(), "a half frame closes the link");
+    assert!(worker.is_alive(), "{}", worker.log());
+    let job = Dir::new();
+    job.write("in.txt", "still here here\n");
+    let mut master = job.cmd(&["master", "-q", "--workers", &worker.addr, "--secret-file"]);
+    master.arg(&secret).arg("in.txt");
+    ok(master);
+    assert_eq!(job.read("resultats.txt"), b"here 2\nstill 1\n");
+    let log = worker.log();
+    for reason in ["bad magic", "authentication failed", "exceeds the limit", "cut in the middle"] {
+        assert!(log.contains(reason), "{reason:?} is logged:\n{log}");
+    }
+}
