@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 use super::handshake::{Failed, Handshake};
 use crate::wire::ProtocolError;
 use crate::wire::auth::Key;
-use crate::wire::frame::{self, Frame};
+use crate::wire::frame::{self, Assembly, Frame};
 use crate::wire::hello::{HELLO_LEN, Hello};
 
 /// Where a connection is in its life.
@@ -103,6 +103,8 @@ pub struct Connection {
     pub addr: SocketAddr,
     pub state: State,
     handshake: Handshake,
+    /// The parts of a message larger than a frame, as they arrive.
+    assembly: Assembly,
     /// What the node queued before the handshake was done, in order.
     held: Vec<Vec<u8>>,
     /// True once the peer's hello has been parsed; frames follow it.
@@ -150,6 +152,7 @@ impl Connection {
             addr,
             state,
             handshake,
+            assembly: Assembly::default(),
             held: Vec::new(),
             greeted: false,
             deadline: None,
@@ -299,16 +302,20 @@ impl Connection {
             self.greeted = true;
             return Ok(Some(Incoming::Hello(hello)));
         }
-        let Some((frame, used)) = frame::parse(self.input.data())? else {
-            return Ok(None);
-        };
-        self.input.consume(used);
-        Ok(Some(Incoming::Frame(frame)))
+        loop {
+            let Some((frame, used)) = frame::parse(self.input.data())? else {
+                return Ok(None);
+            };
+            self.input.consume(used);
+            if let Some(message) = self.assembly.join(frame)? {
+                return Ok(Some(Incoming::Frame(message)));
+            }
+        }
     }
 
     /// True if the buffer holds the start of a message that never completed.
     pub fn has_partial_input(&self) -> bool {
-        !self.input.data().is_empty()
+        !self.input.data().is_empty() || self.assembly.is_partial()
     }
 
     /// Forgets buffered input (used while draining).

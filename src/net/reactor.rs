@@ -49,9 +49,12 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const KEEPALIVE_PROBES: u32 = 4;
 /// How long a connection has to finish the handshake and its hello.
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
-/// How many connections may be in their handshake at once; more are
-/// closed as soon as they are accepted.
-const MAX_HANDSHAKES: usize = 64;
+/// How many connections may be in their handshake at once, in all and from
+/// one address; more are closed as soon as they are accepted. The limit per
+/// address keeps a flood of silent connections from one machine from
+/// locking everyone else out.
+const MAX_HANDSHAKES: usize = 256;
+const MAX_HANDSHAKES_PER_ADDRESS: usize = 16;
 /// How long a graceful close may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// How often the loop looks at its clocks while any connection has one.
@@ -316,8 +319,9 @@ impl Reactor {
             };
             match listener.accept() {
                 Ok((mut stream, addr)) => {
-                    let handshaking = self.conns.values().filter(|c| !c.greeted && c.state != State::Draining).count();
-                    if handshaking >= MAX_HANDSHAKES {
+                    let handshaking = || self.conns.values().filter(|c| !c.greeted && c.state != State::Draining);
+                    let from_there = handshaking().filter(|c| c.addr.ip() == addr.ip()).count();
+                    if from_there >= MAX_HANDSHAKES_PER_ADDRESS || handshaking().count() >= MAX_HANDSHAKES {
                         self.warn_crowd(addr);
                         continue; // dropping the stream closes it
                     }
@@ -350,7 +354,7 @@ impl Reactor {
     /// too many are in their handshake.
     fn warn_crowd(&mut self, addr: SocketAddr) {
         if self.warned_crowd.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            tracing::warn!("refusing {addr}: {MAX_HANDSHAKES} connections are already in their handshake");
+            tracing::warn!("refusing {addr}: too many connections from it (or in all) are still in their handshake");
             self.warned_crowd = Some(Instant::now());
         }
     }

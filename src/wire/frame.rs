@@ -3,6 +3,11 @@
 //! header is in, before any payload is buffered or allocated. A complete
 //! payload is copied into an `AlignedVec` of exactly its length, because the
 //! header leaves it misaligned for in-place archive reads.
+//!
+//! A message larger than a frame (an archive holding one enormous word) is
+//! sent as `Fragment` frames of `MAX_FRAME` bytes followed by one frame of
+//! its own kind with the rest; the receiver joins them (`Assembly`). So no
+//! single record is limited by the frame size, while every frame still is.
 
 use rkyv::util::AlignedVec;
 
@@ -13,6 +18,10 @@ pub const HEADER_LEN: usize = 5;
 /// The largest payload any message may have (256 MiB). Batches are about
 /// 1 MiB; only a single huge word comes near this.
 pub const MAX_FRAME: u32 = 256 << 20;
+
+/// The largest message fragments may add up to (16 GiB): far beyond any
+/// real record, short of exhausting a node because a header said so.
+pub const MAX_MESSAGE: u64 = 16 << 30;
 
 /// One received message, its payload aligned for `rkyv::access`.
 #[derive(Debug)]
@@ -58,13 +67,61 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
     Ok(Some((Frame { kind, payload }, HEADER_LEN + len)))
 }
 
-/// Appends a frame with this kind and payload to `out`. Order must match `parse`.
+/// Appends the frames of a message with this kind and payload to `out`:
+/// one frame, or fragments and a last frame when the payload is larger
+/// than a frame. Order must match `parse` and `Assembly`.
 pub fn encode_into(out: &mut Vec<u8>, kind: Kind, payload: &[u8]) {
+    encode_in_parts(out, kind, payload, MAX_FRAME as usize);
+}
+
+fn encode_in_parts(out: &mut Vec<u8>, kind: Kind, payload: &[u8], part: usize) {
+    out.reserve(payload.len() + HEADER_LEN * (1 + payload.len() / part));
+    let mut rest = payload;
+    while rest.len() > part {
+        let (head, tail) = rest.split_at(part);
+        push_frame(out, Kind::Fragment, head);
+        rest = tail;
+    }
+    push_frame(out, kind, rest);
+}
+
+fn push_frame(out: &mut Vec<u8>, kind: Kind, payload: &[u8]) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    out.reserve(HEADER_LEN + payload.len());
     out.extend_from_slice(&len.to_le_bytes());
     out.push(kind as u8);
     out.extend_from_slice(payload);
+}
+
+/// Joins the frames of a fragmented message as they arrive.
+#[derive(Debug, Default)]
+pub struct Assembly {
+    parts: Vec<u8>,
+}
+
+impl Assembly {
+    /// Takes a received frame: `None` while it is a fragment (kept), the
+    /// whole message once the last part arrives.
+    pub fn join(&mut self, frame: Frame) -> Result<Option<Frame>, ProtocolError> {
+        if self.parts.len() as u64 + frame.payload.len() as u64 > MAX_MESSAGE {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if frame.kind == Kind::Fragment {
+            self.parts.extend_from_slice(&frame.payload);
+            return Ok(None);
+        }
+        if self.parts.is_empty() {
+            return Ok(Some(frame));
+        }
+        let mut payload = AlignedVec::with_capacity(self.parts.len() + frame.payload.len());
+        payload.extend_from_slice(&std::mem::take(&mut self.parts));
+        payload.extend_from_slice(&frame.payload);
+        Ok(Some(Frame { kind: frame.kind, payload }))
+    }
+
+    /// True while a message is half received.
+    pub fn is_partial(&self) -> bool {
+        !self.parts.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +172,27 @@ mod tests {
             if let Ok(Some((frame, used))) = parse(&wire) {
                 proptest::prop_assert!(used <= wire.len() && frame.payload.len() + HEADER_LEN == used);
             }
+        }
+    }
+
+    #[test]
+    fn a_message_larger_than_a_frame_travels_in_fragments() {
+        let payload: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        for part in [1, 7, 999, 1000, 4096] {
+            let mut wire = Vec::new();
+            encode_in_parts(&mut wire, Kind::RangeChunk, &payload, part);
+            let (mut rest, mut assembly, mut got) = (&wire[..], Assembly::default(), None);
+            while let Some((frame, used)) = parse(rest).unwrap() {
+                rest = &rest[used..];
+                assert!(frame.payload.len() <= part);
+                if let Some(whole) = assembly.join(frame).unwrap() {
+                    got = Some(whole);
+                }
+            }
+            let whole = got.expect("the last part completes the message");
+            assert_eq!((whole.kind, &whole.payload[..]), (Kind::RangeChunk, &payload[..]), "parts of {part}");
+            assert!(rest.is_empty() && !assembly.is_partial());
+            assert_eq!(whole.payload.as_ptr() as usize % 16, 0);
         }
     }
 }

@@ -22,6 +22,7 @@
 //! | `Finish` | master → worker | the job is over; drop its state |
 //! | `Status` | worker → `status` client | threads, busy or idle, jobs served, uptime |
 //! | `Heartbeat` | any node → any node | a quiet link is still alive (handled by the event loop) |
+//! | `Fragment` | any node → any node | the leading parts of a message larger than a frame (one huge word) |
 
 use rkyv::api::high::{HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
@@ -30,7 +31,7 @@ use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Portable, Serialize};
 
-use super::frame::{self, MAX_FRAME};
+use super::frame;
 use super::{EncodeError, ProtocolError};
 
 /// Defines `Kind` and its decoding from one list, so that every kind that
@@ -79,6 +80,9 @@ kinds! {
     /// "Still here": sent on a quiet link, read and dropped by the event
     /// loop (`net::reactor`); never reaches a job. Empty payload.
     Heartbeat = 18,
+    /// A leading part of a message too large for one frame; the last part
+    /// comes in a frame of the message's own kind (`wire::frame`).
+    Fragment = 19,
 }
 
 /// A message that can be archived: every message type, without spelling out
@@ -294,9 +298,6 @@ pub fn encode_with<T: Message>(kind: Kind, msg: &T, scratch: &mut AlignedVec) ->
     scratch.clear();
     let bytes = rkyv::api::high::to_bytes_in::<_, rancor::Error>(msg, std::mem::take(scratch))
         .map_err(|e| EncodeError::Archive { kind, reason: e.to_string() })?;
-    if bytes.len() > MAX_FRAME as usize {
-        return Err(EncodeError::TooLarge { kind, len: bytes.len() });
-    }
     let mut out = Vec::new();
     frame::encode_into(&mut out, kind, &bytes);
     *scratch = bytes;

@@ -5,6 +5,7 @@
 //! ```text
 //! hello  = "WFQ" version:u8 role:u8 rank:u32le job_id:u64le      (17 bytes)
 //! frame  = len:u32le kind:u8 payload[len]                         (len ≤ MAX_FRAME)
+//! message larger than MAX_FRAME = Fragment frames, then a frame of its kind
 //! ```
 //!
 //! A payload is an rkyv archive of the message its kind names. It is copied
@@ -32,9 +33,6 @@ pub enum EncodeError {
     /// rkyv refused to archive it.
     #[error("cannot encode a {kind:?} message: {reason}")]
     Archive { kind: Kind, reason: String },
-    /// Its archive is larger than any frame may be.
-    #[error("a {kind:?} message of {len} bytes exceeds the frame limit of {MAX_FRAME} bytes (is one word that long?)")]
-    TooLarge { kind: Kind, len: usize },
 }
 
 /// Why a connection's bytes were refused. Each variant names one cause.
@@ -67,6 +65,9 @@ pub enum ProtocolError {
     /// The connection ended in the middle of a hello or a frame.
     #[error("connection cut in the middle of a message")]
     Truncated,
+    /// Fragments add up to more than any message may have.
+    #[error("a fragmented message exceeds {} bytes", frame::MAX_MESSAGE)]
+    MessageTooLarge,
     /// The authentication handshake's verdict byte is neither yes nor no.
     #[error("handshake verdict {0} is neither accepted nor refused")]
     BadVerdict(u8),

@@ -219,3 +219,46 @@ fn a_worker_with_a_secret_survives_hostile_bytes_then_runs_a_correct_job() {
         assert!(log.contains(reason), "{reason:?} is logged:\n{log}");
     }
 }
+
+#[test]
+fn a_flood_of_silent_connections_costs_little_and_locks_nobody_out() {
+    let mut worker = Worker::start();
+    let rss = |pid: u32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = rss(worker.pid());
+    // 2,000 connections from another loopback address that never say a word.
+    let target: std::net::SocketAddr = worker.addr.parse().unwrap();
+    let silent: Vec<_> = (0..2000)
+        .filter_map(|_| {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            socket.bind(&"127.0.0.2:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+            socket.connect(&target.into()).ok().map(|()| socket)
+        })
+        .collect();
+    assert!(silent.len() > 1000, "only {} connected", silent.len());
+    // A job from another address still runs while they hang on.
+    assert_serves(&mut worker);
+    let after = rss(worker.pid());
+    assert!(after < before + 16 * 1024, "2,000 silent connections took {} KiB", after.saturating_sub(before));
+    assert!(worker.log().contains("too many connections"), "{}", worker.log());
+    drop(silent);
+}
+
+#[test]
+fn one_word_larger_than_a_frame_crosses_the_network() {
+    // 260 MiB without a space: more than a frame (256 MiB) holds.
+    let dir = Dir::new();
+    let huge = vec![b'x'; 260 << 20];
+    let mut text = huge.clone();
+    text.extend_from_slice(b"\nb c b\n");
+    dir.write("in.txt", &text);
+    drop(text);
+    ok(dir.cmd(&["run", "-q", "-w", "2", "-o", "out.txt", "in.txt"]));
+    let mut expected = b"b 2\n".to_vec();
+    expected.extend_from_slice(&huge);
+    expected.extend_from_slice(b" 1\nc 1\n");
+    crate::util::assert_same("a 260 MiB word", &dir.read("out.txt"), &expected);
+}
