@@ -83,8 +83,11 @@ impl ReadBuf {
     }
 
     /// Room for at least `want` more bytes.
+    /// Moves the pending bytes to the front only when the used prefix is at
+    /// least as long as they are, so a large message that arrives a chunk
+    /// at a time is copied a bounded number of times, not once per chunk.
     fn spare(&mut self, want: usize) -> &mut [u8] {
-        if self.buf.len() - self.end < want && self.start > 0 {
+        if self.buf.len() - self.end < want && self.start > 0 && self.start >= self.end - self.start {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
