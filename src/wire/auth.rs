@@ -17,7 +17,7 @@
 //! other and with no node that has one.
 
 use super::ProtocolError;
-use super::hello::{MAGIC, VERSION};
+use super::hello::{MAGIC, VERSION, check_start};
 
 /// Bytes of a nonce and of a proof.
 pub const NONCE_LEN: usize = 32;
@@ -98,13 +98,7 @@ pub fn preamble(nonce: &Nonce) -> [u8; PREAMBLE_LEN] {
 /// an error as soon as the bytes present cannot be one (a stranger, or a
 /// node of another protocol version).
 pub fn read_preamble(buf: &[u8]) -> Result<Option<Nonce>, ProtocolError> {
-    let magic_seen = buf.len().min(MAGIC.len());
-    if buf[..magic_seen] != MAGIC[..magic_seen] {
-        return Err(ProtocolError::BadMagic);
-    }
-    if buf.len() > 3 && buf[3] != VERSION {
-        return Err(ProtocolError::VersionMismatch { got: buf[3] });
-    }
+    check_start(buf)?;
     let Some(nonce) = buf.get(4..PREAMBLE_LEN) else {
         return Ok(None);
     };

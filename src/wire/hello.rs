@@ -32,6 +32,20 @@ pub struct Hello {
     pub job_id: u64,
 }
 
+/// Checks as much of `WFQ` and the version byte as `buf` holds: the start
+/// of both the handshake's preamble and the hello. A stranger or a node of
+/// another version is refused at its first wrong byte.
+pub fn check_start(buf: &[u8]) -> Result<(), ProtocolError> {
+    let magic_seen = buf.len().min(MAGIC.len());
+    if buf[..magic_seen] != MAGIC[..magic_seen] {
+        return Err(ProtocolError::BadMagic);
+    }
+    match buf.get(MAGIC.len()) {
+        Some(&got) if got != VERSION => Err(ProtocolError::VersionMismatch { got }),
+        _ => Ok(()),
+    }
+}
+
 /// The rank field of a node that has none.
 pub const NO_RANK: u32 = u32::MAX;
 
@@ -50,13 +64,7 @@ impl Hello {
     /// Reads a hello from the start of `buf`: `Ok(None)` if more bytes are
     /// needed, an error as soon as the bytes present cannot be a hello.
     pub fn decode(buf: &[u8]) -> Result<Option<Hello>, ProtocolError> {
-        let magic_seen = buf.len().min(MAGIC.len());
-        if buf[..magic_seen] != MAGIC[..magic_seen] {
-            return Err(ProtocolError::BadMagic);
-        }
-        if buf.len() > 3 && buf[3] != VERSION {
-            return Err(ProtocolError::VersionMismatch { got: buf[3] });
-        }
+        check_start(buf)?;
         if buf.len() < HELLO_LEN {
             return Ok(None);
         }
