@@ -7,7 +7,7 @@ use super::ProtocolError;
 /// The first bytes of every connection.
 pub const MAGIC: [u8; 3] = *b"WFQ";
 /// Bumped whenever any message layout changes.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Bytes in an encoded hello.
 pub const HELLO_LEN: usize = 17;
 
