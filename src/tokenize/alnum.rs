@@ -9,7 +9,7 @@
 //! file is cut.
 
 use super::utf8::{decode, first_invalid, is_continuation, previous};
-use super::{HIGH, InvalidUtf8, ONES, first, in_range, load};
+use super::{HIGH, InvalidUtf8, ONES, first, in_range, load, lowercase};
 use crate::counts::head_of;
 
 /// 0x80 in each byte of `x` that is an ASCII letter or digit.
@@ -86,6 +86,18 @@ pub(super) fn words(
             }
             // A char that holds `start` but begins before it is not ours.
             skip = i < start;
+            // Most words are short ASCII ones followed by ASCII: one load
+            // finds the end, lowercases and packs the head, as in the
+            // whitespace rules.
+            let x = load(data, i);
+            let stop = !alnum_mask(x) & HIGH;
+            if !skip && stop != 0 && x.to_le_bytes()[first(stop)] < 0x80 {
+                let len = first(stop);
+                let head = lowercase(x) & ((1u64 << (8 * len)) - 1);
+                word(head, &head.to_le_bytes()[..len]);
+                i += len;
+                continue;
+            }
         }
         let first_byte = i;
         let mut ascii = true;
