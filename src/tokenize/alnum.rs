@@ -12,6 +12,32 @@ use super::utf8::{decode, first_invalid, is_continuation, previous};
 use super::{HIGH, InvalidUtf8, ONES, first, in_range, load, lowercase};
 use crate::counts::head_of;
 
+/// Chars below this are looked up in a bitmap built once from
+/// `char::is_alphanumeric`; the standard library's lookup is a search that
+/// costs more than the rest of the rule on text in Greek, Cyrillic, Arabic
+/// or Devanagari.
+const BITMAP_CHARS: usize = 0x3000;
+
+/// `char::is_alphanumeric`, answered from a bitmap below `BITMAP_CHARS`.
+#[inline]
+pub(super) fn is_alphanumeric(c: char) -> bool {
+    static BITMAP: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let code = c as usize;
+    if code >= BITMAP_CHARS {
+        return c.is_alphanumeric();
+    }
+    let bitmap = BITMAP.get_or_init(|| {
+        let mut bits = vec![0u64; BITMAP_CHARS / 64];
+        for (code, c) in (0..BITMAP_CHARS as u32).filter_map(|u| char::from_u32(u).map(|c| (u as usize, c))) {
+            if c.is_alphanumeric() {
+                bits[code / 64] |= 1 << (code % 64);
+            }
+        }
+        bits
+    });
+    bitmap[code / 64] >> (code % 64) & 1 == 1
+}
+
 /// 0x80 in each byte of `x` that is an ASCII letter or digit.
 #[inline]
 fn alnum_mask(x: u64) -> u64 {
@@ -62,7 +88,7 @@ pub(super) fn words(
     }
     // A word running into the range from before belongs to the range it
     // starts in.
-    let mut skip = previous(data, i).is_some_and(char::is_alphanumeric);
+    let mut skip = previous(data, i).is_some_and(is_alphanumeric);
     let mut lowered = Vec::new();
     loop {
         if !skip {
@@ -76,7 +102,7 @@ pub(super) fn words(
                     break;
                 }
                 let Some((c, len)) = decode(data, i) else { return Err(first_invalid(data, i)) };
-                if c.is_alphanumeric() {
+                if is_alphanumeric(c) {
                     break;
                 }
                 i += len;
@@ -107,7 +133,7 @@ pub(super) fn words(
                 break;
             }
             let Some((c, len)) = decode(data, i) else { return Err(first_invalid(data, i)) };
-            if !c.is_alphanumeric() {
+            if !is_alphanumeric(c) {
                 break;
             }
             ascii = false;
@@ -133,5 +159,17 @@ pub(super) fn words(
             }
         }
         skip = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bitmap_is_the_standard_library() {
+        for c in ('\0'..=char::MAX).step_by(7).chain('\0'..'\u{3100}') {
+            assert_eq!(is_alphanumeric(c), c.is_alphanumeric(), "{c:?}");
+        }
     }
 }

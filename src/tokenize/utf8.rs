@@ -19,15 +19,26 @@ pub(super) fn is_continuation(b: u8) -> bool {
 #[inline]
 pub(super) fn decode(data: &[u8], i: usize) -> Option<(char, usize)> {
     let b = *data.get(i)?;
-    let len = match b {
+    // The second byte's range excludes overlong forms, surrogates and
+    // values past U+10FFFF (RFC 3629's table).
+    let (len, second) = match b {
         0x00..=0x7F => return Some((char::from(b), 1)),
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
+        0xC2..=0xDF => (2, 0x80..=0xBF),
+        0xE0 => (3, 0xA0..=0xBF),
+        0xED => (3, 0x80..=0x9F),
+        0xE1..=0xEF => (3, 0x80..=0xBF),
+        0xF0 => (4, 0x90..=0xBF),
+        0xF1..=0xF3 => (4, 0x80..=0xBF),
+        0xF4 => (4, 0x80..=0x8F),
         _ => return None,
     };
-    let c = std::str::from_utf8(data.get(i..i + len)?).ok()?.chars().next()?;
-    Some((c, len))
+    let bytes = data.get(i..i + len)?;
+    if !second.contains(&bytes[1]) || !bytes[2..].iter().all(|&b| is_continuation(b)) {
+        return None;
+    }
+    let lead = u32::from(b) & (0x7F >> len);
+    let code = bytes[1..].iter().fold(lead, |code, &b| (code << 6) | u32::from(b & 0x3F));
+    Some((char::from_u32(code)?, len))
 }
 
 /// The char that ends just before `data[i]`, if the bytes there are one
@@ -79,6 +90,34 @@ mod tests {
         assert_eq!(previous(text, 5), None);
         assert_eq!(decode(b"\xed\xa0\x80", 0), None, "a surrogate is not a char");
         assert_eq!(decode(b"\xc0\x80", 0), None, "an overlong form is not a char");
+    }
+
+    #[test]
+    fn decoding_agrees_with_the_standard_library() {
+        let std_decode = |bytes: &[u8]| {
+            let valid = match std::str::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+            };
+            valid.chars().next().filter(|_| !valid.is_empty()).map(|c| (c, c.len_utf8()))
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                cases.push(vec![b0, b1]);
+                if b0 >= 0xE0 {
+                    for b2 in [0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xFF] {
+                        cases.push(vec![b0, b1, b2]);
+                        if b0 >= 0xF0 {
+                            cases.extend([0x7F, 0x80, 0xBF, 0xC0].map(|b3| vec![b0, b1, b2, b3]));
+                        }
+                    }
+                }
+            }
+        }
+        for bytes in cases {
+            assert_eq!(decode(&bytes, 0), std_decode(&bytes), "{bytes:x?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::InvalidUtf8;
+use super::alnum::is_alphanumeric;
 use super::utf8::{decode, first_invalid, is_continuation, previous};
 use crate::counts::head_of;
 
@@ -80,7 +81,7 @@ pub(super) fn words(
 
 /// True if `segment` counts as a word.
 fn is_word(segment: &str) -> bool {
-    segment.chars().next().is_some_and(|c| !c.is_whitespace()) && segment.chars().any(char::is_alphanumeric)
+    segment.chars().next().is_some_and(|c| !c.is_whitespace()) && segment.chars().any(is_alphanumeric)
 }
 
 /// `segment` lowercased and in NFC, in `buf` unless it is already so.
