@@ -160,7 +160,7 @@ fn a_master_fails_cleanly_against_a_broken_worker() {
         (b"WFQ\x01".to_vec(), false, "protocol version 1 is not supported"),
         (Vec::new(), false, "worker 0"),
         (Vec::new(), true, "worker 0"),
-        (worker_hello(1), true, "unexpected hello from a Peer of job 1"),
+        (worker_hello(1), true, "unexpected hello from a Peer of job 0000000000000001"),
     ];
     for (reply, authenticate, cause) in cases {
         let (addr, handle) = fake_worker(reply, authenticate);
