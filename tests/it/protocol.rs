@@ -256,7 +256,9 @@ fn one_word_larger_than_a_frame_crosses_the_network() {
     text.extend_from_slice(b"\nb c b\n");
     dir.write("in.txt", &text);
     drop(text);
-    ok(dir.cmd(&["run", "-q", "-w", "2", "-o", "out.txt", "in.txt"]));
+    // A debug build checks a 260 MiB archive on the event loop for seconds
+    // on a loaded machine: this test is about frames, not liveness.
+    ok(dir.cmd(&["run", "-q", "-w", "2", "--heartbeat-timeout", "300", "-o", "out.txt", "in.txt"]));
     let mut expected = b"b 2\nc 1\n".to_vec();
     expected.extend_from_slice(&huge);
     expected.extend_from_slice(b" 1\n");
