@@ -17,7 +17,7 @@ build_wordfreq() {
     return
   fi
   cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-  wf="$root/target/release/wordfreq"
+  wf="${CARGO_TARGET_DIR:-$root/target}/release/wordfreq"
 }
 
 start_worker() {

@@ -4,22 +4,78 @@
 //! are counted in parallel on a rayon pool, the tables merged, the entries
 //! sorted and written.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::config::JobConfig;
 use crate::counts::WordCounts;
+use crate::entries::Entries;
 use crate::error::{Error, Result};
 use crate::format::ResultWriter;
-use crate::input::{self, Form};
+use crate::input::{self, Form, InputFile, Split};
 use crate::metrics::{JobMetrics, PhaseMetrics, micros_since};
 use crate::output::Output;
 use crate::phase::Phase;
-use crate::phase::shuffle1::count_split;
+use crate::phase::shuffle1::{combining_is_poor, count_split, stage_split};
 use crate::phase::sort_output::CHUNK_BYTES;
 use crate::progress::Progress;
+use crate::shared_counts::SharedCounts;
+
+/// Counts every split on the current rayon pool. Each thread combines into
+/// its own table (a small vocabulary stays in cache), and the few tables
+/// merge into the largest at the end. When combining does not pay (nearly
+/// every word distinct), the threads count straight into one table split in
+/// parts by hash instead, so no thread merges another's words and no table
+/// grows all at once.
+fn count_splits(
+    files: &[InputFile],
+    splits: &[Split],
+    job: &JobConfig,
+    progress: &Progress,
+    streamed: &AtomicU64,
+) -> Result<Entries> {
+    let shared = SharedCounts::new();
+    let direct = AtomicBool::new(false);
+    let tables = splits
+        .par_iter()
+        .try_fold(WordCounts::new, |mut table, split| {
+            crate::signals::check()?;
+            let read = if direct.load(Ordering::Relaxed) {
+                if !table.is_empty() {
+                    shared.absorb(&std::mem::take(&mut table));
+                }
+                let mut stager = shared.stager();
+                stage_split(files, split, job.tokenizer, &mut stager)?
+            } else {
+                let read = count_split(files, split, job.tokenizer, &mut table)?;
+                if combining_is_poor(&table) {
+                    direct.store(true, Ordering::Relaxed);
+                }
+                read
+            };
+            if files[split.file as usize].form == Form::Stream {
+                streamed.fetch_add(read, Ordering::Relaxed);
+            }
+            progress.tokenized(split.len());
+            Ok::<_, Error>(table)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !direct.load(Ordering::Relaxed) {
+        // Combining paid: the few per-thread tables merge into the largest.
+        let mut tables = tables;
+        tables.sort_unstable_by_key(|t| std::cmp::Reverse(t.len()));
+        let mut tables = tables.into_iter();
+        let mut all = tables.next().unwrap_or_default();
+        for table in tables {
+            all.merge(&table);
+        }
+        return Ok(all.into_entries());
+    }
+    tables.par_iter().for_each(|table| shared.absorb(table));
+    Ok(shared.into_entries())
+}
 
 /// The name of the step that reads, tokenizes and counts, between `init`
 /// and `sort_output`, in metrics and on the progress line.
@@ -50,33 +106,14 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     // Bytes read from streams, whose length was not known before.
     let streamed = AtomicU64::new(0);
     crate::failpoint::crash_point("count", Phase::Shuffle1);
-    let table = pool.install(|| {
-        splits
-            .par_iter()
-            .try_fold(WordCounts::new, |mut table, split| {
-                crate::signals::check()?;
-                let read = count_split(&files, split, job.tokenizer, &mut table)?;
-                if files[split.file as usize].form == Form::Stream {
-                    streamed.fetch_add(read, Ordering::Relaxed);
-                }
-                progress.tokenized(split.len());
-                Ok::<_, Error>(table)
-            })
-            .try_reduce(WordCounts::new, |a, b| {
-                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-                big.merge(&small);
-                Ok(big)
-            })
-    })?;
+    let entries = pool.install(|| count_splits(&files, &splits, job, &progress, &streamed))?;
     progress.finish();
-    let (total_words, distinct) = (table.total(), table.len() as u64);
+    let (total_words, distinct) = (entries.total(), entries.len() as u64);
     let t = lap(STEP, t, total_words, distinct);
 
-    let mut entries = table.into_entries();
+    let mut entries = entries;
     pool.install(|| entries.sort_selected(job.select));
-    for chunk in entries.records(CHUNK_BYTES, job.format) {
-        output.write(&chunk)?;
-    }
+    pool.install(|| entries.write_records(CHUNK_BYTES, job.format, |text| output.write(text)))?;
     crate::signals::check()?;
     output.commit()?;
     lap(Phase::SortOutput.name(), t, entries.len() as u64, distinct);

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashTable;
 
-use crate::entries::Entry as ListEntry;
+use crate::records::Records;
 use hashbrown::hash_table::Entry;
 
 /// Fixed seeds: the hash must be the same on every node and in every run.
@@ -83,33 +83,29 @@ const BYTES: u64 = (1 << LEN_SHIFT) - 1;
 
 /// One table entry, 16 bytes. For a short word, `key` holds its bytes and
 /// (last byte) its length, and `value` its count. For a long word, `key`
-/// holds (last byte 0) the little-endian index of its record in `longs`, and
-/// `value` its word hash: probes and growth never leave the table.
+/// holds (last byte 0) the little-endian offset of its record in `records`,
+/// and `value` its word hash: probes and growth never leave the table.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     key: [u8; 8],
     value: u64,
 }
 
-/// A word longer than `SHORT` bytes: its bytes in the arena, and its count.
-/// Records are in insertion order, so walking them reads the arena in order.
-#[derive(Clone, Copy, Debug)]
-struct Long {
-    head: u64,
-    /// Bytes 8..16 of the word, packed like `head`: words of up to 16 bytes
-    /// compare without reading the arena.
-    next: u64,
-    start: usize,
-    len: usize,
-    count: u64,
-}
-
-/// Word counts: a hash table of small slots, with long words in an arena.
+/// Word counts: a hash table of small slots, with long words (and their
+/// counts) as records in an arena.
+///
+/// Once counting is over, `compact` moves the short words to the arena too
+/// and frees the table: the words can still be walked (`iter`) and listed
+/// (`into_entries`), at a cost of their bytes plus 9 each. Adding to a
+/// compacted table first rebuilds it.
 #[derive(Debug)]
 pub struct WordCounts {
     slots: HashTable<Slot>,
-    longs: Vec<Long>,
-    arena: Vec<u8>,
+    /// Long words while the table is indexed; every word once compacted.
+    records: Records,
+    /// False once compacted: `slots` is empty and `records` holds every word.
+    indexed: bool,
+    distinct: usize,
     total: u64,
     /// Mixed into the word hash to place slots. Tables are filled from other
     /// tables' iteration order (merges, shuffles), which follows their
@@ -122,7 +118,7 @@ impl Default for WordCounts {
     fn default() -> Self {
         static TABLES: AtomicU64 = AtomicU64::new(0);
         let salt = TABLES.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        WordCounts { slots: HashTable::new(), longs: Vec::new(), arena: Vec::new(), total: 0, salt }
+        WordCounts { slots: HashTable::new(), records: Records::new(), indexed: true, distinct: 0, total: 0, salt }
     }
 }
 
@@ -155,7 +151,7 @@ impl Slot {
     }
 }
 
-/// `hash_with_head` for a word of at most 8 bytes.
+/// `hash_with_head` for a word of at most 7 bytes.
 #[inline(always)]
 fn short_hash(head: u64, len: usize) -> u64 {
     let mut h = HASHER.build_hasher();
@@ -179,45 +175,51 @@ impl WordCounts {
     /// Adds `n` occurrences of `word`, whose `head_of` is `head`.
     #[inline]
     pub fn add_with_head(&mut self, head: u64, word: &[u8], n: u64) {
-        self.total += n;
+        let hash = match word.len() {
+            1..=SHORT => short_hash(head, word.len()),
+            _ => hash_with_head(head, word),
+        };
+        self.add_hashed(hash, head, word, n);
+    }
+
+    /// Adds `n` occurrences of `word`, whose `head_of` is `head` and whose
+    /// `word_hash` is `hash`.
+    #[inline(always)]
+    pub fn add_hashed(&mut self, hash: u64, head: u64, word: &[u8], n: u64) {
+        if !self.indexed {
+            self.reindex();
+        }
+        self.total = self.total.wrapping_add(n);
         let salt = self.salt;
         let rehash = |s: &Slot| place(s.word_hash(), salt);
         if let 1..=SHORT = word.len() {
             let key = head | (word.len() as u64) << LEN_SHIFT;
-            let hash = short_hash(head, word.len());
             match self.slots.entry(place(hash, salt), |s| s.key() == key, rehash) {
-                Entry::Occupied(mut slot) => slot.get_mut().value += n,
+                Entry::Occupied(mut slot) => slot.get_mut().value = slot.get().value.wrapping_add(n),
                 Entry::Vacant(slot) => {
                     slot.insert(Slot { key: key.to_le_bytes(), value: n });
+                    self.distinct += 1;
                 }
             }
             return;
         }
-        let hash = hash_with_head(head, word);
-        let (longs, arena) = (&self.longs, &self.arena);
-        let next = word.get(8..).map_or(0, head_of);
-        let same = |s: &Slot| {
-            s.short_len() == 0 && s.value == hash && {
-                let long = &longs[s.key() as usize];
-                let known = word.len().min(16); // bytes compared as `head` and `next`
-                long.head == head
-                    && long.next == next
-                    && long.len == word.len()
-                    && arena[long.start + known..long.start + long.len] == word[known..]
-            }
-        };
+        let records = &self.records;
+        let same = |s: &Slot| s.short_len() == 0 && s.value == hash && records.holds(s.key() as usize, word);
         match self.slots.entry(place(hash, salt), same, rehash) {
-            Entry::Occupied(slot) => self.longs[slot.get().key() as usize].count += n,
+            Entry::Occupied(slot) => self.records.add_count(slot.get().key() as usize, n),
             Entry::Vacant(slot) => {
-                slot.insert(Slot { key: (self.longs.len() as u64).to_le_bytes(), value: hash });
-                self.longs.push(Long { head, next, start: self.arena.len(), len: word.len(), count: n });
-                self.arena.extend_from_slice(word);
+                let at = self.records.push(word, n);
+                slot.insert(Slot { key: (at as u64).to_le_bytes(), value: hash });
+                self.distinct += 1;
             }
         }
     }
 
     /// Adds every count of `other` into this table.
     pub fn merge(&mut self, other: &WordCounts) {
+        if !self.indexed {
+            self.reindex();
+        }
         let salt = self.salt;
         self.slots.reserve(other.len(), |s| place(s.word_hash(), salt));
         for (word, count) in other.iter() {
@@ -227,12 +229,12 @@ impl WordCounts {
 
     /// Number of distinct words.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.distinct
     }
 
     /// True if no word was added.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.distinct == 0
     }
 
     /// Sum of all counts (the number of word occurrences).
@@ -242,17 +244,15 @@ impl WordCounts {
 
     /// Heap bytes held, roughly: what flushing the table would free.
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity()
-            + self.longs.capacity() * size_of::<Long>()
-            + self.slots.capacity() * (size_of::<Slot>() + 1)
+        self.records.capacity() + self.slots.capacity() * (size_of::<Slot>() + 1)
     }
 
     /// Every (word, count), in no particular order: short words from the
     /// table, then long words in the order they came.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
         let shorts = self.slots.iter().filter(|s| s.short_len() > 0).map(|s| (&s.key[..s.short_len()], s.value));
-        let longs = self.longs.iter().map(|l| (&self.arena[l.start..l.start + l.len], l.count));
-        shorts.chain(longs)
+        let records = self.records.iter().map(|(_, word, count)| (word, count));
+        shorts.chain(records)
     }
 
     /// Every (hash, word, count), in the order of `iter`.
@@ -263,27 +263,59 @@ impl WordCounts {
     /// Empties the table, keeping its memory for reuse.
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.longs.clear();
-        self.arena.clear();
+        self.records.clear();
+        self.indexed = true;
+        self.distinct = 0;
         self.total = 0;
     }
 
-    /// The table's words as a flat list (short words join the long ones in
-    /// the arena).
-    pub fn into_entries(self) -> crate::entries::Entries {
-        let mut arena = self.arena;
-        let mut items = Vec::with_capacity(self.slots.len());
-        for l in &self.longs {
-            items.push(ListEntry::new(&arena[l.start..l.start + l.len], l.start, l.count));
+    /// Ends counting: every word becomes a record in the arena and the
+    /// table's slots are freed. `iter` and `into_entries` still work; an
+    /// `add` rebuilds the table first.
+    pub fn compact(&mut self) {
+        if !self.indexed {
+            return;
         }
         for s in self.slots.iter() {
             let len = s.short_len();
             if len > 0 {
-                arena.extend_from_slice(&s.key[..len]);
-                items.push(ListEntry::new(&s.key[..len], arena.len() - len, s.value));
+                self.records.push(&s.key[..len], s.value);
             }
         }
-        crate::entries::Entries::from_parts(arena, items)
+        self.slots = HashTable::new();
+        self.records.shrink_to_fit();
+        self.indexed = false;
+    }
+
+    /// A compacted table of the words in `records`, which hold `total`
+    /// occurrences.
+    pub fn compacted(records: Records, total: u64) -> Self {
+        WordCounts { distinct: records.len(), records, indexed: false, total, ..WordCounts::default() }
+    }
+
+    /// Rebuilds the slots of a compacted table (no caller counts into a
+    /// compacted table today; this keeps it correct if one does).
+    #[cold]
+    fn reindex(&mut self) {
+        let records = std::mem::take(&mut self.records);
+        let total = self.total;
+        *self = WordCounts { salt: self.salt, ..WordCounts::default() };
+        for (_, word, count) in records.iter() {
+            self.add(word, count);
+        }
+        self.total = total;
+    }
+
+    /// The table's words as a flat list, in one arena of records.
+    pub fn into_entries(mut self) -> crate::entries::Entries {
+        self.compact();
+        crate::entries::Entries::from_records(vec![self.records])
+    }
+
+    /// The table's words as an arena of records (compacting it).
+    pub fn into_records(mut self) -> Records {
+        self.compact();
+        self.records
     }
 }
 

@@ -30,6 +30,7 @@
 pub const BUILD_COMMIT: &str = env!("WORDFREQ_COMMIT");
 
 pub mod addrs;
+pub mod alloc;
 pub mod config;
 pub mod count;
 pub mod counts;
@@ -48,9 +49,11 @@ pub mod output;
 pub mod phase;
 pub mod plot;
 pub mod progress;
+pub mod records;
 pub mod run;
 pub mod secret;
 pub mod select;
+pub mod shared_counts;
 pub mod signals;
 pub mod status;
 pub mod tokenize;

@@ -358,6 +358,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn main() -> ExitCode {
+    wordfreq::alloc::tune();
     // `--version` names the build's commit and its protocol version.
     let version = format!(
         "{} (commit {}, protocol {})",

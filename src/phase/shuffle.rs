@@ -15,6 +15,7 @@ use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
 use crate::phase::Phase;
+use crate::shared_counts::SharedCounts;
 use crate::wire::message::{self, ArchivedEndOfStream, ArchivedWordBatch, NodeStats, WordBatch};
 use crate::wire::{Kind, ProtocolError};
 
@@ -67,22 +68,55 @@ impl Batcher {
     }
 }
 
-/// A receiving table: what the merger absorbs records into.
+/// A receiving table: what the merger absorbs records into, and what it
+/// hands on once every stream has ended.
 pub trait Absorb: Send {
+    type Output;
+
     fn absorb(&mut self, word: &[u8], count: u64);
+
+    fn finish(self) -> Self::Output;
 }
 
-impl Absorb for WordCounts {
+/// Shuffle 1's table: split in parts, so that no part grows all at once; once
+/// merged it is only read, so it is handed on compacted (`WordCounts::compact`).
+impl Absorb for SharedCounts {
+    type Output = WordCounts;
+
     #[inline]
     fn absorb(&mut self, word: &[u8], count: u64) {
         self.add(word, count);
     }
+
+    fn finish(self) -> WordCounts {
+        self.into_table()
+    }
+}
+
+impl Absorb for WordCounts {
+    type Output = WordCounts;
+
+    #[inline]
+    fn absorb(&mut self, word: &[u8], count: u64) {
+        self.add(word, count);
+    }
+
+    fn finish(mut self) -> WordCounts {
+        self.compact();
+        self
+    }
 }
 
 impl Absorb for Entries {
+    type Output = Entries;
+
     #[inline]
     fn absorb(&mut self, word: &[u8], count: u64) {
         self.push(word, count);
+    }
+
+    fn finish(self) -> Entries {
+        self
     }
 }
 
@@ -118,7 +152,7 @@ pub fn merge<T: Absorb>(
     mut table: T,
     inbox: Receiver<Inbound>,
     after_item: impl Fn(),
-) -> Result<Received<T>> {
+) -> Result<Received<T::Output>> {
     let mut got = vec![(0u64, 0u64); workers];
     let mut ended = vec![false; workers];
     // Occurrences absorbed from peers: checked, so that counts a peer claims
@@ -174,7 +208,7 @@ pub fn merge<T: Absorb>(
     }
     let records = got.iter().map(|g| g.0).sum();
     let words = got.iter().map(|g| g.1).sum();
-    Ok(Received { table, records, words })
+    Ok(Received { table: table.finish(), records, words })
 }
 
 /// Master side, at a shuffle's barrier: what all workers sent equals what

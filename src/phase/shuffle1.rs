@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
 use crate::phase::Phase;
 use crate::phase::shuffle::{Batcher, Sink, check_delivered};
+use crate::shared_counts::Stager;
 use crate::tokenize::{InvalidUtf8, Tokenizer};
 use crate::wire::message::NodeStats;
 
@@ -33,6 +34,12 @@ pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, tab
     input::split_words(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
 }
 
+/// Counts the words that start in `split` into a shared table, through
+/// `stager`.
+pub fn stage_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, stager: &mut Stager) -> Result<u64> {
+    input::split_words(files, split, tokenizer, |head, word| stager.push(hash_with_head(head, word), word, 1))
+}
+
 /// Counts the words that start in `data[range]` into `table`: the hot loop.
 pub fn count_words(
     data: &[u8],
@@ -45,8 +52,15 @@ pub fn count_words(
 
 /// Combining stops when, after this many words, a table holds more than half
 /// as many distinct words as occurrences: then it saves little traffic and
-/// costs a table insert per word, and words go straight to their owner.
-const COMBINE_TRIAL: u64 = 1 << 20;
+/// costs a table insert per word, and words go straight to their owner. (It
+/// must be reached before a table grows to `FLUSH_BYTES` and is emptied: at
+/// about 40 bytes a distinct word, that is after some 800 K words.)
+pub const COMBINE_TRIAL: u64 = 1 << 18;
+
+/// True when a combining table saves too little to be worth its inserts.
+pub fn combining_is_poor(table: &WordCounts) -> bool {
+    table.total() >= COMBINE_TRIAL && table.len() as u64 * 2 > table.total()
+}
 
 /// One fold's state: a combining table, or (once combining stops paying)
 /// batches filled straight from the tokenizer.
@@ -65,6 +79,8 @@ pub fn worker(
     cancel: &AtomicBool,
     sink: &impl Sink,
 ) -> Result<()> {
+    // Once one fold finds combining poor, every fold stops combining.
+    let poor_seen = AtomicBool::new(false);
     splits
         .par_iter()
         .try_fold(
@@ -79,13 +95,17 @@ pub fn worker(
                 }
                 sink.progress(split.len());
                 let table = &mut local.table;
-                let poor = table.total() >= COMBINE_TRIAL && table.len() as u64 * 2 > table.total();
-                if poor || table.heap_bytes() > FLUSH_BYTES {
+                if combining_is_poor(table) {
+                    poor_seen.store(true, Ordering::Relaxed);
+                }
+                if local.direct.is_none() && poor_seen.load(Ordering::Relaxed) {
+                    // The table is not used again: its memory goes back.
+                    route(table, workers, sink)?;
+                    *table = WordCounts::new();
+                    local.direct = Some(Batcher::new(workers));
+                } else if table.heap_bytes() > FLUSH_BYTES {
                     route(table, workers, sink)?;
                     table.clear();
-                }
-                if poor {
-                    local.direct = Some(Batcher::new(workers));
                 }
                 Ok(local)
             },

@@ -36,7 +36,7 @@ impl Inbox {
         phase: Phase,
         (rank, workers): (usize, usize),
         table: T,
-        wrap: fn(Received<T>) -> Computed,
+        wrap: fn(Received<T::Output>) -> Computed,
     ) -> Inbox {
         let (sender, rx) = sync_channel(MERGER_BOUND);
         let handoff = node.handoff.clone();

@@ -30,6 +30,7 @@ use crate::phase::ship::Spool;
 use crate::phase::shuffle::{Absorb, Inbound, Received};
 use crate::phase::{Phase, local_count, redistribute, shuffle1, shuffle2, sort_output};
 use crate::select::Select;
+use crate::shared_counts::SharedCounts;
 use crate::tokenize::Tokenizer;
 use crate::wire::message::{self, NodeStats};
 use crate::wire::{Frame, Hello, Kind, ProtocolError, Role};
@@ -204,7 +205,7 @@ impl Job {
             return Ok(());
         }
         self.init_reported = true;
-        self.open_inbox(node, Phase::Shuffle1, WordCounts::new(), Computed::Table);
+        self.open_inbox(node, Phase::Shuffle1, SharedCounts::new(), Computed::Table);
         self.report(node, Phase::Init, NodeStats::default())
     }
 
@@ -216,7 +217,7 @@ impl Job {
         node: &Node,
         phase: Phase,
         table: T,
-        wrap: fn(Received<T>) -> Computed,
+        wrap: fn(Received<T::Output>) -> Computed,
     ) {
         self.inbox = Some(Inbox::open(node, self.id, phase, (self.rank, self.workers), table, wrap));
         self.sent = None;

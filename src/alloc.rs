@@ -1,0 +1,20 @@
+//! How the process takes memory from the C allocator. Tables, arenas and
+//! sorted lists are a few large blocks that grow by doubling and are freed
+//! whole; glibc's default, which raises its mmap threshold up to 32 MiB
+//! after the first large free, serves such blocks from the heap instead, and
+//! a block freed or shrunk there stays in the process's memory. With a fixed
+//! threshold every large block is its own mapping: growing it is a remap
+//! (no copy, no second block), and freeing it gives it back at once.
+
+/// Blocks of at least this many bytes are mapped on their own.
+const MMAP_THRESHOLD: i32 = 256 << 10;
+
+/// Sets the allocator up for large tables; call once, first thing in `main`.
+pub fn tune() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before
+    // any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
