@@ -675,15 +675,7 @@ impl Master {
                 self.reactor.close_gracefully(self.links[rank].token);
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut events = Vec::new();
-        while self.reactor.connections() > 0 && Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.reactor.poll(Some(left), &mut events).is_err() {
-                break;
-            }
-            events.clear();
-        }
+        self.reactor.settle(Duration::from_secs(2), |r| r.connections() == 0);
         self.writer = None;
     }
 }

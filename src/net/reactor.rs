@@ -243,6 +243,20 @@ impl Reactor {
         }
     }
 
+    /// Runs the loop, dropping its events, until `done` holds or `limit` has
+    /// passed: for closing links gracefully when nothing else matters.
+    pub fn settle(&mut self, limit: Duration, done: impl Fn(&Reactor) -> bool) {
+        let deadline = Instant::now() + limit;
+        let mut events = Vec::new();
+        while !done(self) && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.poll(Some(left), &mut events).is_err() {
+                break;
+            }
+            events.clear();
+        }
+    }
+
     /// Number of connections still known (including draining ones).
     pub fn connections(&self) -> usize {
         self.conns.len()

@@ -441,17 +441,9 @@ impl Worker {
             self.fail_job(Error::Interrupted { signal, code: *code });
         }
         // The master hears why first; peer links close after its link has.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut events = Vec::new();
         if let Some(master) = self.master.take() {
             self.node.reactor.close_gracefully(master);
-            while self.node.reactor.addr(master).is_some() && Instant::now() < deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if self.node.reactor.poll(Some(left), &mut events).is_err() {
-                    break;
-                }
-                events.clear();
-            }
+            self.node.reactor.settle(Duration::from_secs(2), |r| r.addr(master).is_none());
         }
         self.drop_job(false);
         tracing::info!("worker stopped: {stop}");
