@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--rounds R] [--copies N] [--input FILE]
 #                    [--corpus zipf|distinct|both] [--words W] [--out DIR]
+#                    [--countwords BIN]
 #
 # Corpus zipf (the default): the shipped sample text repeated N times
 # (default 100: 430 MB), made with scripts/make-input.sh, or --input FILE.
@@ -12,8 +13,12 @@
 # (default 3) in turn: wordfreq count -t 1, count (all cores), run --workers 2;
 # GNU wc -w (C locale); the Python reference (scripts/reference.py, whose
 # output is the oracle every other output is compared with); the GNU
-# tr | sort | uniq -c pipeline; and a Dask bag when Dask is installed (for
-# the python3 on PATH, or the one named by $PYTHON).
+# tr | sort | uniq -c pipeline; a Dask bag when Dask is installed (for
+# the python3 on PATH, or the one named by $PYTHON); and, on the zipf corpus,
+# countwords' optimized C when --countwords names its binary (build it from
+# github.com/benhoyt/countwords as its test.sh does: gcc -O2 optimized.c;
+# its table has a fixed 65,536 slots, so it cannot take the distinct corpus,
+# and its order of equal counts differs, so its output is not compared).
 # Every run's peak memory is its largest process's maximum resident set
 # (GNU time's %M; for run, a worker or the master).
 # Writes, per corpus, DIR/bench.csv or DIR/bench-distinct.csv (every run),
@@ -24,7 +29,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
-rounds=3 copies=100 input="" out="" given="" corpus=zipf words=10000000
+rounds=3 copies=100 input="" out="" given="" corpus=zipf words=10000000 countwords=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -33,11 +38,13 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
     --words) words=$2; shift 2 ;;
+    --countwords) countwords=$2; given+=" --countwords $2"; shift 2 ;;
     -h|--help) usage "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 
+[ -z "$countwords" ] || [ -x "$countwords" ] || { echo "bench.sh: --countwords $countwords is not an executable" >&2; exit 2; }
 case $corpus in
   zipf|distinct|both) ;;
   *) echo "bench.sh: --corpus is zipf, distinct or both" >&2; exit 2 ;;
@@ -67,6 +74,9 @@ bench_corpus() {
     "tr + sort + uniq -c|LC_ALL=C tr -s ' \\t\\n\\v\\f\\r' '\\n\\n\\n\\n\\n\\n' < $input | LC_ALL=C tr A-Z a-z | grep -v '^\$' | LC_ALL=C sort -S 25% --parallel=$(nproc) | uniq -c | awk '{print \$2\" \"\$1}' | LC_ALL=C sort -t' ' -k2,2nr -k1,1 -S 25% > \$result"
   )
   local python=${PYTHON:-python3}
+  if [ -n "$countwords" ] && [ "$corpus" = zipf ]; then
+    programs+=("countwords optimized C|$countwords < $input > \$result")
+  fi
   if "$python" -c "import dask.bag" 2>/dev/null; then
     programs+=("dask bag ($(nproc) processes)|$python $here/dask_count.py $input \$result")
   fi

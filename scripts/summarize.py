@@ -42,6 +42,11 @@ def main():
     if args.corpus == "zipf":
         if wc and c1:
             print(f"count -t1 throughput / wc -w      = {wc / c1:.2f}x   (target >= 3.0)")
+        cw = med.get("countwords optimized C")
+        if cw and c1:
+            print(f"count -t1 throughput / countwords = {cw / c1:.2f}x   (target >= 2.0)")
+        if wc and cw:
+            print(f"countwords throughput / wc -w     = {wc / cw:.2f}x")
         if wc and c2:
             print(f"count (all cores) / wc -w         = {wc / c2:.2f}x")
         if c2 and r2:
