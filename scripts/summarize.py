@@ -27,7 +27,7 @@ def main():
             peaks.setdefault(row["program"], []).append(int(row["peak_rss_kb"]) * 1024)
     med = {p: statistics.median(t) for p, t in times.items()}
     peak = {p: statistics.median(m) for p, m in peaks.items()}
-    per_word = args.distinct and args.word_bytes is not None
+    per_word = args.corpus == "distinct" and args.distinct and args.word_bytes is not None
     print(f"{'program':28} {'median s':>9} {'MB/s':>8} {'peak MiB':>9}{' B/word':>8}  output")
     for p, t in med.items():
         ok = "/".join(sorted(checks[p]))

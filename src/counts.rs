@@ -1,12 +1,13 @@
 //! The counting table (word → count) and the one routing hash.
 //!
-//! The table's slots are 16 bytes: a word of up to 7 bytes is stored in the
-//! slot itself (its bytes and its length in one `u64` key), so finding it
-//! compares one integer and touches no other memory; a longer word's slot
-//! holds its hash and the index of its record in `longs` (first 16 bytes
-//! packed, place in the byte arena, length, count), read only when the hash
-//! matches. Small slots keep more of the table in cache, which is what
-//! counting is bound by.
+//! The table's slots are 16 bytes (`slots.rs`: open addressing, linear
+//! probing): a word of up to 7 bytes is stored in the slot itself (its bytes
+//! and its length in one `u64` key) and placed by that key, so counting it
+//! needs no word hash, compares one integer and touches no other memory; a
+//! longer word's slot holds its hash and where its record is in the arena
+//! (`records.rs`: count, length, bytes), read only when the hash matches.
+//! Counting is bound by loading slots, so the hot loop (`Counter`)
+//! prefetches each short word's slot and adds the word 16 words later.
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a
@@ -17,10 +18,8 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hashbrown::HashTable;
-
 use crate::records::Records;
-use hashbrown::hash_table::Entry;
+use crate::slots::{Found, Slot, Slots};
 
 /// Fixed seeds: the hash must be the same on every node and in every run.
 static HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
@@ -79,17 +78,6 @@ pub fn hash_fingerprint() -> u64 {
 const SHORT: usize = 7;
 /// The key byte that holds a short word's length (0 marks a long word).
 const LEN_SHIFT: u32 = 56;
-const BYTES: u64 = (1 << LEN_SHIFT) - 1;
-
-/// One table entry, 16 bytes. For a short word, `key` holds its bytes and
-/// (last byte) its length, and `value` its count. For a long word, `key`
-/// holds (last byte 0) the little-endian offset of its record in `records`,
-/// and `value` its word hash: probes and growth never leave the table.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    key: [u8; 8],
-    value: u64,
-}
 
 /// Word counts: a hash table of small slots, with long words (and their
 /// counts) as records in an arena.
@@ -100,7 +88,11 @@ struct Slot {
 /// compacted table first rebuilds it.
 #[derive(Debug)]
 pub struct WordCounts {
-    slots: HashTable<Slot>,
+    /// For a short word, `key` holds its bytes and (last byte) its length,
+    /// and `value` its count. For a long word, `key` holds (last byte 0)
+    /// one more than the offset of its record in `records`, and `value` its
+    /// word hash: probes and growth never leave the table.
+    slots: Slots,
     /// Long words while the table is indexed; every word once compacted.
     records: Records,
     /// False once compacted: `slots` is empty and `records` holds every word.
@@ -118,7 +110,7 @@ impl Default for WordCounts {
     fn default() -> Self {
         static TABLES: AtomicU64 = AtomicU64::new(0);
         let salt = TABLES.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        WordCounts { slots: HashTable::new(), records: Records::new(), indexed: true, distinct: 0, total: 0, salt }
+        WordCounts { slots: Slots::default(), records: Records::new(), indexed: true, distinct: 0, total: 0, salt }
     }
 }
 
@@ -129,35 +121,67 @@ fn place(hash: u64, salt: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
-impl Slot {
-    #[inline]
-    fn key(&self) -> u64 {
-        u64::from_le_bytes(self.key)
-    }
+/// A short word's length, from its slot; 0 for a long word.
+#[inline(always)]
+fn short_len(slot: &Slot) -> usize {
+    slot.key[7] as usize
+}
 
-    /// A short word's length; 0 for a long word.
-    #[inline]
-    fn short_len(&self) -> usize {
-        self.key[7] as usize
+/// Where a slot goes in a table salted with `salt`: a short word by its key
+/// (no word hash needed), a long word by its word hash.
+#[inline(always)]
+fn placement(slot: &Slot, salt: u64) -> u64 {
+    match short_len(slot) {
+        0 => place(slot.value, salt),
+        _ => place(slot.key(), salt),
     }
+}
 
-    /// The word hash of the word in this slot.
-    #[inline]
-    fn word_hash(&self) -> u64 {
-        match self.short_len() {
-            0 => self.value,
-            len => short_hash(self.key() & BYTES, len),
+/// The slot key of a short word: its bytes and, in the last byte, its length.
+#[inline(always)]
+fn short_key(head: u64, len: usize) -> u64 {
+    head | (len as u64) << LEN_SHIFT
+}
+
+/// How many short words a `Counter` holds back while their slots load.
+const AHEAD: usize = 16;
+
+/// Adds words to a table with their slots prefetched (see
+/// `WordCounts::counter`).
+#[derive(Debug)]
+pub struct Counter<'t> {
+    table: &'t mut WordCounts,
+    /// Keys of short words waiting to be added (0: none), used as a ring.
+    pending: [u64; AHEAD],
+    next: usize,
+}
+
+impl Counter<'_> {
+    /// Adds one occurrence of `word`, whose `head_of` is `head`.
+    #[inline(always)]
+    pub fn add(&mut self, head: u64, word: &[u8]) {
+        if !(1..=SHORT).contains(&word.len()) {
+            self.table.add_long(hash_with_head(head, word), word, 1);
+            return;
+        }
+        let key = short_key(head, word.len());
+        self.table.slots.prefetch(place(key, self.table.salt));
+        let due = std::mem::replace(&mut self.pending[self.next], key);
+        self.next = (self.next + 1) % AHEAD;
+        if due != 0 {
+            self.table.add_short(due, 1);
         }
     }
 }
 
-/// `hash_with_head` for a word of at most 7 bytes.
-#[inline(always)]
-fn short_hash(head: u64, len: usize) -> u64 {
-    let mut h = HASHER.build_hasher();
-    h.write_u64(head);
-    h.write_usize(len);
-    h.finish()
+impl Drop for Counter<'_> {
+    fn drop(&mut self) {
+        for key in self.pending {
+            if key != 0 {
+                self.table.add_short(key, 1);
+            }
+        }
+    }
 }
 
 impl WordCounts {
@@ -175,41 +199,81 @@ impl WordCounts {
     /// Adds `n` occurrences of `word`, whose `head_of` is `head`.
     #[inline]
     pub fn add_with_head(&mut self, head: u64, word: &[u8], n: u64) {
-        let hash = match word.len() {
-            1..=SHORT => short_hash(head, word.len()),
-            _ => hash_with_head(head, word),
-        };
-        self.add_hashed(hash, head, word, n);
+        match word.len() {
+            1..=SHORT => self.add_short(short_key(head, word.len()), n),
+            _ => self.add_long(hash_with_head(head, word), word, n),
+        }
     }
 
     /// Adds `n` occurrences of `word`, whose `head_of` is `head` and whose
     /// `word_hash` is `hash`.
     #[inline(always)]
     pub fn add_hashed(&mut self, hash: u64, head: u64, word: &[u8], n: u64) {
+        match word.len() {
+            1..=SHORT => self.add_short(short_key(head, word.len()), n),
+            _ => self.add_long(hash, word, n),
+        }
+    }
+
+    /// Asks for the slot of a word to be loaded (the arguments of a coming
+    /// `add_hashed`: its hash, head and length).
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64, head: u64, len: usize) {
+        let at = match len {
+            1..=SHORT => place(short_key(head, len), self.salt),
+            _ => place(hash, self.salt),
+        };
+        self.slots.prefetch(at);
+    }
+
+    /// Counts words of the hot loop: each short word's slot is prefetched,
+    /// and the word added a few words later, so that the loads of several
+    /// slots overlap (drop the counter to add the last ones).
+    pub fn counter(&mut self) -> Counter<'_> {
+        if !self.indexed {
+            self.reindex();
+        }
+        Counter { table: self, pending: [0; AHEAD], next: 0 }
+    }
+
+    /// Adds `n` occurrences of the short word whose slot key is `key`.
+    #[inline(always)]
+    fn add_short(&mut self, key: u64, n: u64) {
         if !self.indexed {
             self.reindex();
         }
         self.total = self.total.wrapping_add(n);
         let salt = self.salt;
-        let rehash = |s: &Slot| place(s.word_hash(), salt);
-        if let 1..=SHORT = word.len() {
-            let key = head | (word.len() as u64) << LEN_SHIFT;
-            match self.slots.entry(place(hash, salt), |s| s.key() == key, rehash) {
-                Entry::Occupied(mut slot) => slot.get_mut().value = slot.get().value.wrapping_add(n),
-                Entry::Vacant(slot) => {
-                    slot.insert(Slot { key: key.to_le_bytes(), value: n });
-                    self.distinct += 1;
-                }
+        let at = place(key, salt);
+        match self.slots.find(at, |s| s.key() == key) {
+            Found::At(i) => {
+                let slot = self.slots.get_mut(i);
+                slot.value = slot.value.wrapping_add(n);
             }
-            return;
+            Found::Vacant(i) => {
+                self.slots.insert(i, at, Slot { key: key.to_le_bytes(), value: n }, |s| placement(s, salt));
+                self.distinct += 1;
+            }
         }
+    }
+
+    /// Adds `n` occurrences of `word`, longer than a slot holds (or empty),
+    /// whose `word_hash` is `hash`.
+    #[inline(always)]
+    fn add_long(&mut self, hash: u64, word: &[u8], n: u64) {
+        if !self.indexed {
+            self.reindex();
+        }
+        self.total = self.total.wrapping_add(n);
+        let salt = self.salt;
+        let at = place(hash, salt);
         let records = &self.records;
-        let same = |s: &Slot| s.short_len() == 0 && s.value == hash && records.holds(s.key() as usize, word);
-        match self.slots.entry(place(hash, salt), same, rehash) {
-            Entry::Occupied(slot) => self.records.add_count(slot.get().key() as usize, n),
-            Entry::Vacant(slot) => {
-                let at = self.records.push(word, n);
-                slot.insert(Slot { key: (at as u64).to_le_bytes(), value: hash });
+        let same = |s: &Slot| s.value == hash && short_len(s) == 0 && records.holds(s.key() as usize - 1, word);
+        match self.slots.find(at, same) {
+            Found::At(i) => self.records.add_count(self.slots.get_mut(i).key() as usize - 1, n),
+            Found::Vacant(i) => {
+                let key = self.records.push(word, n) as u64 + 1;
+                self.slots.insert(i, at, Slot { key: key.to_le_bytes(), value: hash }, |s| placement(s, salt));
                 self.distinct += 1;
             }
         }
@@ -221,7 +285,7 @@ impl WordCounts {
             self.reindex();
         }
         let salt = self.salt;
-        self.slots.reserve(other.len(), |s| place(s.word_hash(), salt));
+        self.slots.reserve(other.len(), |s| placement(s, salt));
         for (word, count) in other.iter() {
             self.add(word, count);
         }
@@ -244,13 +308,13 @@ impl WordCounts {
 
     /// Heap bytes held, roughly: what flushing the table would free.
     pub fn heap_bytes(&self) -> usize {
-        self.records.capacity() + self.slots.capacity() * (size_of::<Slot>() + 1)
+        self.records.capacity() + self.slots.heap_bytes()
     }
 
     /// Every (word, count), in no particular order: short words from the
     /// table, then long words in the order they came.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        let shorts = self.slots.iter().filter(|s| s.short_len() > 0).map(|s| (&s.key[..s.short_len()], s.value));
+        let shorts = self.slots.iter().filter(|s| short_len(s) > 0).map(|s| (&s.key[..short_len(s)], s.value));
         let records = self.records.iter().map(|(_, word, count)| (word, count));
         shorts.chain(records)
     }
@@ -277,12 +341,12 @@ impl WordCounts {
             return;
         }
         for s in self.slots.iter() {
-            let len = s.short_len();
+            let len = short_len(s);
             if len > 0 {
                 self.records.push(&s.key[..len], s.value);
             }
         }
-        self.slots = HashTable::new();
+        self.slots = Slots::default();
         self.records.shrink_to_fit();
         self.indexed = false;
     }

@@ -32,6 +32,9 @@ pub fn sort_key(word: &[u8]) -> u64 {
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 
+/// How many records ahead of the one it formats the output asks for.
+const PREFETCH_AHEAD: usize = 16;
+
 /// One sorted entry: [sort key, record place]. An array so that a vector of
 /// zeroed items is allocated zeroed, not written.
 type Item = [u64; 2];
@@ -183,6 +186,14 @@ impl Entries {
     pub fn heap_bytes(&self) -> usize {
         let sorted = self.sorted.as_ref().map_or(0, |s| s.items.capacity() * size_of::<Item>());
         sorted + self.segments.iter().map(Records::capacity).sum::<usize>()
+    }
+
+    /// Asks for the record at `place` to be loaded into cache.
+    #[inline(always)]
+    fn prefetch_word(&self, place: u64) {
+        if let Some(segment) = self.segments.get((place >> OFFSET_BITS) as usize) {
+            segment.prefetch((place & OFFSET_MASK) as usize);
+        }
     }
 
     #[inline]
@@ -391,7 +402,14 @@ impl Entries {
                 .par_iter()
                 .map(|&s| {
                     let mut text = Vec::with_capacity(chunk_bytes.min(per_chunk * 32));
-                    for (word, count) in self.sorted_range(sorted, s..(s + per_chunk).min(n)) {
+                    let range = s..(s + per_chunk).min(n);
+                    // The records are read in sorted order, at random places
+                    // in the arenas: each is asked for a few records ahead.
+                    let mut ahead = sorted.items[range.clone()].iter().skip(PREFETCH_AHEAD);
+                    for (word, count) in self.sorted_range(sorted, range) {
+                        if let Some(item) = ahead.next() {
+                            self.prefetch_word(item[1]);
+                        }
                         format.push_record(&mut text, word, count);
                     }
                     text

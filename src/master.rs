@@ -452,15 +452,10 @@ impl Master {
         Ok(())
     }
 
-    /// Bytes (in, out) the master has moved so far.
-    fn traffic(&self) -> (u64, u64) {
-        self.links.iter().map(|l| self.reactor.traffic(l.token)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    }
-
     fn start(&mut self, phase: Phase) {
         crate::failpoint::crash_point("master", phase);
         self.phase = phase;
-        self.phase_start = (micros_since(self.clock), self.traffic());
+        self.phase_start = (micros_since(self.clock), self.reactor.traffic());
         for link in &mut self.links {
             link.done = None;
         }
@@ -482,7 +477,7 @@ impl Master {
         let stats: Vec<NodeStats> = self.links.iter_mut().map(|l| l.done.take().unwrap_or_default()).collect();
         let end = micros_since(self.clock);
         let (start, (in0, out0)) = self.phase_start;
-        let (in1, out1) = self.traffic();
+        let (in1, out1) = self.reactor.traffic();
         self.phases.push(PhaseMetrics {
             phase: self.phase.name(),
             start_us: start,

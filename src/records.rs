@@ -114,6 +114,14 @@ impl Records {
         stored[len - 8..] == word[len - 8..]
     }
 
+    /// Asks for the record at `at` to be loaded into cache.
+    #[inline(always)]
+    pub fn prefetch(&self, at: usize) {
+        if let Some(byte) = self.bytes.get(at) {
+            crate::prefetch::prefetch(byte);
+        }
+    }
+
     /// The word of the record at `at`.
     #[inline]
     pub fn word(&self, at: usize) -> &[u8] {

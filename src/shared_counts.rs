@@ -155,6 +155,13 @@ impl Stager<'_> {
     fn flush_part(&mut self, p: usize) {
         let staged = &mut self.staged[p];
         let mut table = lock(&self.shared.parts[p]);
+        // Ask for every staged word's slot first: their loads overlap.
+        let mut start = 0;
+        for &(hash, _, end) in &staged.words {
+            let word = &staged.bytes[start..end];
+            table.prefetch(hash, head_of(word), word.len());
+            start = end;
+        }
         let mut start = 0;
         for &(hash, n, end) in &staged.words {
             let word = &staged.bytes[start..end];

@@ -133,6 +133,8 @@ pub struct Reactor {
     key: Key,
     /// When the last "too many handshakes" warning was logged.
     warned_crowd: Option<Instant>,
+    /// Bytes (received, queued for sending) of the connections closed so far.
+    retired: (u64, u64),
 }
 
 impl Reactor {
@@ -153,6 +155,7 @@ impl Reactor {
             waker,
             key,
             warned_crowd: None,
+            retired: (0, 0),
         })
     }
 
@@ -215,14 +218,19 @@ impl Reactor {
         self.conns.get(&token).map(|c| c.addr)
     }
 
-    /// Bytes (received, queued for sending) on a connection so far.
-    pub fn traffic(&self, token: Token) -> (u64, u64) {
-        self.conns.get(&token).map_or((0, 0), |c| (c.bytes_in, c.bytes_out))
+    /// Bytes (received, queued for sending) on every connection this loop
+    /// has had, closed ones included: the figures never go backwards, so a
+    /// phase's traffic is the difference of two readings even when links
+    /// close during the phase.
+    pub fn traffic(&self) -> (u64, u64) {
+        self.conns.values().fold(self.retired, |(i, o), c| (i + c.bytes_in, o + c.bytes_out))
     }
 
     /// Drops a connection at once, without further events.
     pub fn close(&mut self, token: Token) {
         if let Some(mut c) = self.conns.remove(&token) {
+            self.retired.0 += c.bytes_in;
+            self.retired.1 += c.bytes_out;
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
     }

@@ -31,7 +31,8 @@ pub fn master(stats: &[NodeStats]) -> Result<u64> {
 /// Counts the words that start in `split` into `table`.
 /// Returns the bytes read.
 pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<u64> {
-    input::split_words(files, split, tokenizer, |head, word| table.add_with_head(head, word, 1))
+    let mut counter = table.counter();
+    input::split_words(files, split, tokenizer, |head, word| counter.add(head, word))
 }
 
 /// Counts the words that start in `split` into a shared table, through
@@ -47,7 +48,8 @@ pub fn count_words(
     tokenizer: Tokenizer,
     table: &mut WordCounts,
 ) -> Result<(), InvalidUtf8> {
-    tokenizer.words(data, range, |head, word| table.add_with_head(head, word, 1))
+    let mut counter = table.counter();
+    tokenizer.words(data, range, |head, word| counter.add(head, word))
 }
 
 /// Combining stops when, after this many words, a table holds more than half

@@ -55,7 +55,9 @@ pub(super) struct Job {
     started: Instant,
     /// When the current phase started here.
     clock: Instant,
-    /// Bytes (in, out) on the job's links when the current phase started.
+    /// Bytes (in, out) the node had moved when the current phase started
+    /// (over every connection: the job's links, and the rare status probe
+    /// or refused stranger, whose few bytes are also this node's traffic).
     traffic_mark: (u64, u64),
     init_reported: bool,
     /// The receiving side of the shuffle in progress (set up before it starts).
@@ -134,7 +136,7 @@ impl Job {
             peer_silence: setup.heartbeat_timeout * 3 / 2,
         };
         node.reactor.watch(master, setup.heartbeat_timeout);
-        job.traffic_mark = job.traffic(&node.reactor);
+        job.traffic_mark = node.reactor.traffic();
         for rank in job.mesh.dials() {
             let addr = job.peers[rank];
             let token = node.reactor.connect(addr).map_err(|e| Error::PeerLost {
@@ -573,33 +575,22 @@ impl Job {
         self.inbox = None;
     }
 
-    /// Bytes (in, out) over the job's links so far.
-    fn traffic(&self, reactor: &Reactor) -> (u64, u64) {
-        let mut total = reactor.traffic(self.master);
-        for token in self.mesh.tokens() {
-            let (i, o) = reactor.traffic(token);
-            total.0 += i;
-            total.1 += o;
-        }
-        total
-    }
-
     fn start_phase(&mut self, reactor: &Reactor, phase: Phase) {
         crate::failpoint::crash_point("worker", phase);
         self.phase = phase;
         self.clock = Instant::now();
-        self.traffic_mark = self.traffic(reactor);
+        self.traffic_mark = reactor.traffic();
     }
 
     /// Tells the master this worker has finished `phase`, with the phase's
     /// time and traffic filled into `stats`.
     fn report(&mut self, node: &mut Node, phase: Phase, mut stats: NodeStats) -> Result<()> {
-        let (i, o) = self.traffic(&node.reactor);
+        let (i, o) = node.reactor.traffic();
         stats.start_us = self.clock.duration_since(self.started).as_micros() as u64;
         stats.end_us = self.started.elapsed().as_micros() as u64;
         stats.busy_us = stats.end_us - stats.start_us;
-        stats.bytes_received = i.saturating_sub(self.traffic_mark.0);
-        stats.bytes_sent = o.saturating_sub(self.traffic_mark.1);
+        stats.bytes_received = i - self.traffic_mark.0;
+        stats.bytes_sent = o - self.traffic_mark.1;
         tracing::debug!("{phase} done in {} µs", stats.busy_us);
         node.send(self.master, Kind::PhaseDone, &message::PhaseDone { phase: phase.code(), stats })
     }
