@@ -32,7 +32,7 @@ pub fn sort_key(word: &[u8]) -> u64 {
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 
-/// How many records ahead of the one it formats the output asks for.
+/// How many records ahead of the one it reads a walk in sorted order asks for.
 const PREFETCH_AHEAD: usize = 16;
 
 /// One sorted entry: [sort key, record place]. An array so that a vector of
@@ -238,7 +238,15 @@ impl Entries {
                 }
                 let group = start..end.min(range.end);
                 start = group.end;
-                Some(sorted.items[group].iter().map(move |item| (self.word_at(item[1]), count)))
+                // The records are read in sorted order, at random places in
+                // the arenas: each one is asked for a few records ahead.
+                let ahead = sorted.items.get(group.start + PREFETCH_AHEAD..).unwrap_or_default();
+                Some(sorted.items[group].iter().enumerate().map(move |(k, item)| {
+                    if let Some(next) = ahead.get(k) {
+                        self.prefetch_word(next[1]);
+                    }
+                    (self.word_at(item[1]), count)
+                }))
             })
             .flatten()
     }
@@ -402,14 +410,7 @@ impl Entries {
                 .par_iter()
                 .map(|&s| {
                     let mut text = Vec::with_capacity(chunk_bytes.min(per_chunk * 32));
-                    let range = s..(s + per_chunk).min(n);
-                    // The records are read in sorted order, at random places
-                    // in the arenas: each is asked for a few records ahead.
-                    let mut ahead = sorted.items[range.clone()].iter().skip(PREFETCH_AHEAD);
-                    for (word, count) in self.sorted_range(sorted, range) {
-                        if let Some(item) = ahead.next() {
-                            self.prefetch_word(item[1]);
-                        }
+                    for (word, count) in self.sorted_range(sorted, s..(s + per_chunk).min(n)) {
                         format.push_record(&mut text, word, count);
                     }
                     text

@@ -23,8 +23,9 @@ pub struct Output {
 
 enum State {
     /// A regular file: written beside `dest` (the target with symbolic
-    /// links followed), renamed onto it at commit.
-    Atomic { temp: PathBuf, dest: PathBuf, file: BufWriter<File> },
+    /// links followed), renamed onto it at commit; `written` bytes handed
+    /// to the kernel, whose write-back was started up to `synced`.
+    Atomic { temp: PathBuf, dest: PathBuf, file: BufWriter<File>, written: u64, synced: u64 },
     /// Stdout, a device or a pipe: written as it comes.
     Stream(BufWriter<Box<dyn Write + Send>>),
 }
@@ -66,14 +67,18 @@ impl Output {
         temp_name.push(format!(".{}.partial", std::process::id()));
         let temp = dest.with_file_name(temp_name);
         let file = OpenOptions::new().write(true).create_new(true).open(&temp).map_err(fail)?;
-        let state = Some(State::Atomic { temp, dest, file: BufWriter::with_capacity(1 << 20, file) });
+        let file = BufWriter::with_capacity(1 << 20, file);
+        let state = Some(State::Atomic { temp, dest, file, written: 0, synced: 0 });
         Ok(Output { target: target.to_path_buf(), state })
     }
 
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let result = match self.state.as_mut() {
-            Some(State::Atomic { file, .. }) => file.write_all(bytes),
+            Some(State::Atomic { file, written, synced, .. }) => file.write_all(bytes).map(|()| {
+                *written += bytes.len() as u64;
+                start_write_back(file, *written, synced);
+            }),
             Some(State::Stream(w)) => w.write_all(bytes),
             None => Err(std::io::Error::other("output already closed")),
         };
@@ -85,7 +90,7 @@ impl Output {
     pub fn commit(mut self) -> Result<()> {
         let fail = |source| Error::Output { path: self.target.clone(), source };
         match self.state.take() {
-            Some(State::Atomic { temp, dest, file }) => {
+            Some(State::Atomic { temp, dest, file, .. }) => {
                 let done = file
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -100,6 +105,36 @@ impl Output {
             None => Err(fail(std::io::Error::other("output already closed"))),
         }
     }
+}
+
+/// Bytes written between two starts of write-back.
+const WRITE_BACK_STEP: u64 = 8 << 20;
+
+/// Starts writing to disk what the kernel holds of `file` (`written` bytes
+/// less what `file` still buffers) beyond `synced`, every few MiB, without
+/// waiting: the commit's sync then waits for the last few MiB only, not for
+/// the whole result (a large output took as long to sync as to compute).
+fn start_write_back(file: &BufWriter<File>, written: u64, synced: &mut u64) {
+    let in_kernel = written - file.buffer().len() as u64;
+    if in_kernel < *synced + WRITE_BACK_STEP {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for as long as `file` lives; the
+        // call only starts write-back of a range of it, and a failure is
+        // harmless (the commit's sync_all reports any write error).
+        unsafe {
+            libc::sync_file_range(
+                file.get_ref().as_raw_fd(),
+                *synced as libc::off64_t,
+                (in_kernel - *synced) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    *synced = in_kernel;
 }
 
 /// `path` with symbolic links followed to the file they name (which may not

@@ -71,8 +71,40 @@ impl SharedCounts {
     pub fn add(&mut self, word: &[u8], n: u64) {
         let head = head_of(word);
         let hash = hash_with_head(head, word);
-        let part = self.parts[part_of(hash)].get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
-        part.add_hashed(hash, head, word, n);
+        self.part(hash).add_hashed(hash, head, word, n);
+    }
+
+    /// Adds every (word, count) of `records` (with the table to itself),
+    /// each word's slot asked for a few words before it is added; returns
+    /// the sum of the counts (saturating).
+    pub fn add_all<'w>(&mut self, records: impl Iterator<Item = (&'w [u8], u64)>) -> u64 {
+        const AHEAD: usize = 16;
+        let mut ring: [(u64, &[u8], u64); AHEAD] = [(0, &[], 0); AHEAD];
+        let (mut next, mut pending, mut words) = (0, 0, 0u64);
+        for (word, count) in records {
+            words = words.saturating_add(count);
+            let head = head_of(word);
+            let hash = hash_with_head(head, word);
+            self.part(hash).prefetch(hash, head, word.len());
+            let (hash, word, count) = std::mem::replace(&mut ring[next], (hash, word, count));
+            next = (next + 1) % AHEAD;
+            if pending == AHEAD {
+                self.part(hash).add_hashed(hash, head_of(word), word, count);
+            } else {
+                pending += 1;
+            }
+        }
+        for k in AHEAD - pending..AHEAD {
+            let (hash, word, count) = ring[(next + k) % AHEAD];
+            self.part(hash).add_hashed(hash, head_of(word), word, count);
+        }
+        words
+    }
+
+    /// The part that holds words of `hash` (with the table to itself).
+    #[inline(always)]
+    fn part(&mut self, hash: u64) -> &mut WordCounts {
+        self.parts[part_of(hash)].get_mut().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The words as one compacted `WordCounts` (parts compacted in parallel
@@ -214,5 +246,25 @@ mod tests {
         let all: Vec<_> = list.iter().collect();
         assert_eq!(all.iter().filter(|(w, _)| w.is_empty()).map(|(_, c)| *c).sum::<u64>(), 8);
         assert_eq!(all.len(), 8_002);
+    }
+
+    #[test]
+    fn add_all_adds_every_record_whatever_the_batch_length() {
+        for n in [0usize, 1, 15, 16, 17, 1000] {
+            let words: Vec<String> = (0..n).map(|i| format!("word{}", i % 7)).collect();
+            let mut shared = SharedCounts::new();
+            let sum = shared.add_all(words.iter().enumerate().map(|(i, w)| (w.as_bytes(), i as u64 % 3)));
+            assert_eq!(sum, (0..n as u64).map(|i| i % 3).sum::<u64>());
+            assert_eq!((shared.len(), shared.total()), (n.min(7), sum), "{n}");
+            let mut expected = WordCounts::new();
+            for (i, w) in words.iter().enumerate() {
+                expected.add(w.as_bytes(), i as u64 % 3);
+            }
+            let mut got: Vec<_> = shared.into_table().iter().map(|(w, c)| (w.to_vec(), c)).collect();
+            let mut want: Vec<_> = expected.iter().map(|(w, c)| (w.to_vec(), c)).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want);
+        }
     }
 }

@@ -75,6 +75,15 @@ pub trait Absorb: Send {
 
     fn absorb(&mut self, word: &[u8], count: u64);
 
+    /// Absorbs a batch's records; returns the sum of their counts
+    /// (saturating: a peer's claims are checked elsewhere).
+    fn absorb_batch<'w>(&mut self, records: impl Iterator<Item = (&'w [u8], u64)>) -> u64 {
+        records.fold(0u64, |words, (word, count)| {
+            self.absorb(word, count);
+            words.saturating_add(count)
+        })
+    }
+
     fn finish(self) -> Self::Output;
 }
 
@@ -86,6 +95,10 @@ impl Absorb for SharedCounts {
     #[inline]
     fn absorb(&mut self, word: &[u8], count: u64) {
         self.add(word, count);
+    }
+
+    fn absorb_batch<'w>(&mut self, records: impl Iterator<Item = (&'w [u8], u64)>) -> u64 {
+        self.add_all(records)
     }
 
     fn finish(self) -> WordCounts {
@@ -171,19 +184,11 @@ pub fn merge<T: Absorb>(
                     .iter()
                     .try_fold(absorbed, |sum, c| sum.checked_add(c.to_native()))
                     .ok_or_else(|| peer_error(from, ProtocolError::InvalidArchive(Kind::WordBatch)))?;
-                let mut words = 0;
-                for (word, count) in batch.records().map_err(|error| peer_error(from, error))? {
-                    table.absorb(word, count);
-                    words = u64::saturating_add(words, count);
-                }
+                let words = table.absorb_batch(batch.records().map_err(|error| peer_error(from, error))?);
                 (from, batch.len() as u64, words)
             }
             Inbound::Local(batch) => {
-                let mut words = 0;
-                for (word, count) in batch.iter() {
-                    table.absorb(word, count);
-                    words += count;
-                }
+                let words = table.absorb_batch(batch.iter());
                 (rank, batch.len() as u64, words)
             }
             Inbound::End { from, payload } => {
