@@ -7,7 +7,7 @@
 //! longer word's slot holds its hash and where its record is in the arena
 //! (`records.rs`: count, length, bytes), read only when the hash matches.
 //! Counting is bound by loading slots, so the hot loop (`Counter`)
-//! prefetches each short word's slot and adds the word 16 words later.
+//! prefetches each short word's slot and adds the word 16 short words later.
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a
@@ -57,11 +57,9 @@ pub fn hash_with_head(head: u64, word: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The rank (of `workers`) that owns a word in shuffle 1.
-///
-/// Uses hash bits 16..48, which the table uses neither for its bucket index
-/// (low bits) nor for its tags (top 7 bits), so a worker's own table stays
-/// evenly spread.
+/// The rank (of `workers`) that owns a word in shuffle 1, from hash bits
+/// 16..48 (a table places its words by a salted mix of the hash or key, so
+/// a worker's own table stays evenly spread whatever it owns).
 #[inline]
 pub fn owner(hash: u64, workers: usize) -> usize {
     ((((hash >> 16) & 0xFFFF_FFFF) * workers as u64) >> 32) as usize
@@ -99,7 +97,8 @@ pub struct WordCounts {
     indexed: bool,
     distinct: usize,
     total: u64,
-    /// Mixed into the word hash to place slots. Tables are filled from other
+    /// Mixed into the word hash (long words) or the key (short words) to
+    /// place slots. Tables are filled from other
     /// tables' iteration order (merges, shuffles), which follows their
     /// placement; with the same placement, consecutive inserts would land in
     /// consecutive buckets and probe sequences would grow without bound.
@@ -322,15 +321,6 @@ impl WordCounts {
     /// Every (hash, word, count), in the order of `iter`.
     pub fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], u64)> {
         self.iter().map(|(word, count)| (word_hash(word), word, count))
-    }
-
-    /// Empties the table, keeping its memory for reuse.
-    pub fn clear(&mut self) {
-        self.slots.clear();
-        self.records.clear();
-        self.indexed = true;
-        self.distinct = 0;
-        self.total = 0;
     }
 
     /// Ends counting: every word becomes a record in the arena and the

@@ -152,12 +152,6 @@ impl Records {
         self.len += other.len;
     }
 
-    /// Empties the arena, keeping its memory.
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.len = 0;
-    }
-
     /// Gives back memory reserved beyond what is in use.
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();

@@ -106,8 +106,10 @@ pub fn worker(
                     *table = WordCounts::new();
                     local.direct = Some(Batcher::new(workers));
                 } else if table.heap_bytes() > FLUSH_BYTES {
+                    // A fresh table, not a cleared one: a cleared table keeps
+                    // its memory, and so would be over the bound at once.
                     route(table, workers, sink)?;
-                    table.clear();
+                    *table = WordCounts::new();
                 }
                 Ok(local)
             },
