@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::format::Format;
+use crate::memory::MemorySetting;
 use crate::phase::central::Redistribute;
 use crate::secret::Secret;
 use crate::select::Select;
@@ -51,6 +52,9 @@ pub struct JobConfig {
     pub retries: u32,
     /// What the master's connections prove (`--secret-file`).
     pub secret: Secret,
+    /// How much memory `count`, or `run`'s workers together, may hold
+    /// (`--memory-limit`; a worker started on its own has its own).
+    pub memory: MemorySetting,
 }
 
 impl JobConfig {
@@ -72,6 +76,7 @@ impl JobConfig {
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             retries: 0,
             secret: Secret::none(),
+            memory: MemorySetting::default(),
         }
     }
 }

@@ -15,10 +15,11 @@ use crate::entries::Entries;
 use crate::error::{Error, Result};
 use crate::format::ResultWriter;
 use crate::input::{self, Form, InputFile, Split};
+use crate::memory::MemoryLimit;
 use crate::metrics::{JobMetrics, PhaseMetrics, micros_since};
 use crate::output::Output;
 use crate::phase::Phase;
-use crate::phase::shuffle1::{combining_is_poor, count_split, stage_split};
+use crate::phase::shuffle1::{Watch, combining_is_poor, count_split, stage_split};
 use crate::phase::sort_output::CHUNK_BYTES;
 use crate::progress::Progress;
 use crate::shared_counts::SharedCounts;
@@ -33,11 +34,14 @@ fn count_splits(
     files: &[InputFile],
     splits: &[Split],
     job: &JobConfig,
+    limit: &MemoryLimit,
     progress: &Progress,
     streamed: &AtomicU64,
 ) -> Result<Entries> {
     let shared = SharedCounts::new();
     let direct = AtomicBool::new(false);
+    let interrupted = || crate::signals::check().is_err();
+    let watch = Watch { limit, cancelled: &interrupted };
     let tables = splits
         .par_iter()
         .try_fold(WordCounts::new, |mut table, split| {
@@ -46,10 +50,9 @@ fn count_splits(
                 if !table.is_empty() {
                     shared.absorb(&std::mem::take(&mut table));
                 }
-                let mut stager = shared.stager();
-                stage_split(files, split, job.tokenizer, &mut stager)?
+                stage_split(files, split, job.tokenizer, &shared, watch).map_err(or_signal)?
             } else {
-                let read = count_split(files, split, job.tokenizer, &mut table)?;
+                let read = count_split(files, split, job.tokenizer, &mut table, watch).map_err(or_signal)?;
                 if combining_is_poor(&table) {
                     direct.store(true, Ordering::Relaxed);
                 }
@@ -77,6 +80,14 @@ fn count_splits(
     Ok(shared.into_entries())
 }
 
+/// A read stopped by SIGINT or SIGTERM, said as that signal.
+fn or_signal(error: Error) -> Error {
+    match (error, crate::signals::check()) {
+        (Error::Cancelled, Err(signal)) => signal,
+        (error, _) => error,
+    }
+}
+
 /// The name of the step that reads, tokenizes and counts, between `init`
 /// and `sort_output`, in metrics and on the progress line.
 pub const STEP: &str = "count";
@@ -95,6 +106,8 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
         .build()
         .map_err(|e| Error::io(format!("cannot start {threads} threads"), std::io::Error::other(e)))?;
 
+    let limit = MemoryLimit::resolve(job.memory);
+    tracing::info!("memory limit: {}", limit.describe());
     let files = input::resolve(job)?;
     let mut output = ResultWriter::new(Output::create(&job.output)?, job.format);
     let total_bytes: u64 = files.iter().map(|f| f.len).sum();
@@ -106,7 +119,7 @@ pub fn run_count(job: &JobConfig, threads: usize) -> Result<JobMetrics> {
     // Bytes read from streams, whose length was not known before.
     let streamed = AtomicU64::new(0);
     crate::failpoint::crash_point("count", Phase::Shuffle1);
-    let entries = pool.install(|| count_splits(&files, &splits, job, &progress, &streamed))?;
+    let entries = pool.install(|| count_splits(&files, &splits, job, &limit, &progress, &streamed))?;
     progress.finish();
     let (total_words, distinct) = (entries.total(), entries.len() as u64);
     let t = lap(STEP, t, total_words, distinct);

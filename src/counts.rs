@@ -173,6 +173,13 @@ impl Counter<'_> {
     }
 }
 
+impl Counter<'_> {
+    /// Distinct words in the table (those held back not included).
+    pub fn distinct(&self) -> usize {
+        self.table.len()
+    }
+}
+
 impl Drop for Counter<'_> {
     fn drop(&mut self) {
         for key in self.pending {

@@ -78,6 +78,16 @@ pub enum Error {
     #[error("the job was cancelled")]
     Cancelled,
 
+    /// The process holds more memory than `--memory-limit` allows: the words
+    /// do not fit on this many workers.
+    #[error(
+        "the vocabulary does not fit in memory: {} in use after {} distinct words, over the limit of {} ({basis}); use more workers on more machines (master with more hosts) or raise --memory-limit",
+        crate::metrics::human_bytes(*used),
+        crate::metrics::grouped(*distinct),
+        crate::metrics::human_bytes(*limit)
+    )]
+    Memory { used: u64, distinct: u64, limit: u64, basis: String },
+
     /// SIGINT or SIGTERM stopped the command (exit status 128 + signal).
     #[error("stopped by {signal}")]
     Interrupted { signal: &'static str, code: u8 },
@@ -107,6 +117,7 @@ impl Error {
                 | Error::NotUtf8 { .. }
                 | Error::Output { .. }
                 | Error::Encode(_)
+                | Error::Memory { .. }
                 | Error::Interrupted { .. }
         )
     }

@@ -42,6 +42,7 @@ pub mod histogram;
 pub mod input;
 pub mod logs;
 pub mod master;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod order;

@@ -9,6 +9,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use wordfreq::config::{self, DEFAULT_OUTPUT, JobConfig};
 use wordfreq::format::Format;
+use wordfreq::memory::{MemoryLimit, MemorySetting};
 use wordfreq::metrics::JobMetrics;
 use wordfreq::output::Output;
 use wordfreq::phase::central::Redistribute;
@@ -43,6 +44,8 @@ enum Command {
         #[arg(short, long, value_name = "N")]
         workers: Option<usize>,
         #[command(flatten)]
+        memory: MemoryArgs,
+        #[command(flatten)]
         plan: PlanArgs,
         #[command(flatten)]
         job: JobArgs,
@@ -52,6 +55,8 @@ enum Command {
         /// Compute threads [default: one per core].
         #[arg(short, long, value_name = "T")]
         threads: Option<usize>,
+        #[command(flatten)]
+        memory: MemoryArgs,
         #[command(flatten)]
         job: JobArgs,
     },
@@ -117,6 +122,8 @@ enum Command {
         /// Compute threads [default: one per core].
         #[arg(short, long, value_name = "T")]
         threads: Option<usize>,
+        #[command(flatten)]
+        memory: MemoryArgs,
         #[command(flatten)]
         secret: SecretArgs,
         /// Listen on a non-loopback address without a secret: anyone who can
@@ -235,6 +242,27 @@ impl PlanArgs {
             retries: self.retries,
             ..job
         }
+    }
+}
+
+/// How much memory the words may take (`count`, `run`, `worker`).
+#[derive(Args, Debug)]
+struct MemoryArgs {
+    /// The most memory the word tables may take: a size (512M, 2G, 1.5GiB;
+    /// binary units) or a share of the machine's memory (50%). Measured as
+    /// the process's resident anonymous memory (mapped inputs do not
+    /// count); past it the job fails with an error that says so, instead
+    /// of the machine swapping or the kernel killing the process. `run`
+    /// divides it equally among its workers. [default: 90% of the smaller
+    /// of physical memory and the limit of the process's memory cgroup
+    /// (memory.max, or memory.limit_in_bytes under cgroup v1)]
+    #[arg(long, value_name = "SIZE", value_parser = MemorySetting::parse)]
+    memory_limit: Option<MemorySetting>,
+}
+
+impl MemoryArgs {
+    fn setting(&self) -> MemorySetting {
+        self.memory_limit.unwrap_or_default()
     }
 }
 
@@ -391,27 +419,29 @@ fn positive(name: &str, n: Option<usize>) -> Result<usize> {
 
 fn execute(command: Command) -> Result<()> {
     match command {
-        Command::Worker { listen, threads, secret, insecure, log } => {
+        Command::Worker { listen, threads, memory, secret, insecure, log } => {
             log.init("worker");
             signals::install()?;
-            worker::serve(&listen, positive("--threads", threads)?, secret.load()?, insecure)
+            let limit = MemoryLimit::resolve(memory.setting());
+            worker::serve(&listen, positive("--threads", threads)?, limit, secret.load()?, insecure)
         }
-        Command::Count { threads, job } => {
+        Command::Count { threads, memory, job } => {
             job.log.init("count");
             signals::install()?;
             let file = job.open_metrics()?;
             let threads = positive("--threads", threads)?;
-            let metrics = count::run_count(&job.config(Some(threads)), threads)?;
+            let config = JobConfig { memory: memory.setting(), ..job.config(Some(threads)) };
+            let metrics = count::run_count(&config, threads)?;
             job.report(&metrics, file)
         }
-        Command::Run { workers, plan, job } => {
+        Command::Run { workers, memory, plan, job } => {
             job.log.init("master");
             signals::install()?;
             let file = job.open_metrics()?;
             let workers = positive("--workers", workers)?;
             // Share the cores among the local workers.
             let threads = (config::cores() / workers).max(1);
-            let config = plan.apply(job.config(Some(threads)));
+            let config = JobConfig { memory: memory.setting(), ..plan.apply(job.config(Some(threads))) };
             let metrics = run::run_local(workers, threads, config, &job.log.flags())?;
             job.report(&metrics, file)
         }

@@ -17,7 +17,8 @@ use crate::metrics::JobMetrics;
 use crate::secret::Secret;
 
 /// Runs the job on `workers` local worker processes of `threads` compute
-/// threads each. `log_args` (e.g. `-q` or `-v`) are passed to the workers.
+/// threads each, which share the job's memory limit equally. `log_args`
+/// (e.g. `-q` or `-v`) are passed to the workers.
 pub fn run_local(workers: usize, threads: usize, job: JobConfig, log_args: &[&str]) -> Result<JobMetrics> {
     if workers == 0 {
         return Err(Error::Usage("--workers must be at least 1".into()));
@@ -31,6 +32,7 @@ pub fn run_local(workers: usize, threads: usize, job: JobConfig, log_args: &[&st
         let mut command = Command::new(&exe);
         command
             .args(["worker", "--listen", "127.0.0.1:0", "--threads", &threads.to_string(), "--secret-file", "-"])
+            .args(["--memory-limit", &job.memory.divided(workers).to_string()])
             .args(log_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

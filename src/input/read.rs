@@ -5,6 +5,10 @@
 //! start to end and decompressed first if its first bytes say so. Mapped
 //! bytes, compressed or not, are read under `Mapped::read`'s guard against a
 //! file that shrinks.
+//!
+//! A compressed file or a stream is one split of any length, so its reading
+//! asks `stop` before every read of its source and ends early when told (the
+//! job failed or was interrupted); a mapped split is asked once.
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -17,18 +21,27 @@ use crate::tokenize::Tokenizer;
 
 /// Calls `word(head, bytes)` with every word that starts in `split` (see
 /// `Tokenizer::words`); returns the input bytes read (for a compressed
-/// file, its compressed bytes; for a stream, its length).
+/// file, its compressed bytes; for a stream, its length). Once `stop()` is
+/// true, reading ends and the result is `Error::Cancelled`.
 pub fn split_words(
     files: &[InputFile],
     split: &Split,
     tokenizer: Tokenizer,
+    stop: &dyn Fn() -> bool,
     word: impl FnMut(u64, &[u8]),
 ) -> Result<u64> {
     let file = &files[split.file as usize];
-    match file.form {
-        Form::Stream => stream_words(&file.path, tokenizer, word),
-        Form::Mapped | Form::Compressed(_) => mapped_words(file, split, tokenizer, word),
+    if stop() {
+        return Err(Error::Cancelled);
     }
+    let read = match file.form {
+        Form::Stream => stream_words(&file.path, tokenizer, stop, word),
+        Form::Mapped | Form::Compressed(_) => mapped_words(file, split, tokenizer, stop, word),
+    };
+    if stop() {
+        return Err(Error::Cancelled);
+    }
+    read
 }
 
 /// Why reading words failed, before the file's path is attached.
@@ -68,6 +81,7 @@ fn mapped_words(
     file: &InputFile,
     split: &Split,
     tokenizer: Tokenizer,
+    stop: &dyn Fn() -> bool,
     mut word: impl FnMut(u64, &[u8]),
 ) -> Result<u64> {
     let whole = split.start == 0 && split.end == file.len;
@@ -75,17 +89,24 @@ fn mapped_words(
         None => tokenizer
             .words(data, split.start as usize..split.end as usize, &mut word)
             .map_err(|bad| Failure::NotUtf8(bad.offset as u64)),
-        Some(codec) if whole => stream::words(compressed::decoder(codec, data), tokenizer, &mut word)
-            .map(drop)
-            .map_err(|e| Failure::from_stream(Some(codec), e)),
+        Some(codec) if whole => {
+            stream::words(compressed::decoder(codec, Stoppable { inner: data, stop }), tokenizer, &mut word)
+                .map(drop)
+                .map_err(|e| Failure::from_stream(Some(codec), e))
+        }
         Some(codec) => Err(Failure::Cut(codec)),
     })?;
     read.map_err(|failure| failure.error(&file.path))?;
     Ok(split.len())
 }
 
-fn stream_words(path: &Path, tokenizer: Tokenizer, word: impl FnMut(u64, &[u8])) -> Result<u64> {
-    let mut source = Counted { inner: open_stream(path)?, read: 0 };
+fn stream_words(
+    path: &Path,
+    tokenizer: Tokenizer,
+    stop: &dyn Fn() -> bool,
+    word: impl FnMut(u64, &[u8]),
+) -> Result<u64> {
+    let mut source = Counted { inner: Stoppable { inner: open_stream(path)?, stop }, read: 0 };
     let head = peek(&mut source, compressed::MAGIC_LEN).map_err(|e| Failure::Read(e).error(path))?;
     let codec = compressed::detect(&head);
     let bytes = Cursor::new(head).chain(&mut source);
@@ -111,6 +132,21 @@ fn peek(reader: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(n);
     reader.take(n as u64).read_to_end(&mut head)?;
     Ok(head)
+}
+
+/// A reader that fails once `stop()` is true.
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: &'a dyn Fn() -> bool,
+}
+
+impl<R: Read> Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if (self.stop)() {
+            return Err(io::Error::other("reading was stopped"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// A reader that counts the bytes it hands out.

@@ -14,6 +14,7 @@ use rkyv::util::AlignedVec;
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
+use crate::memory::MemoryLimit;
 use crate::phase::Phase;
 use crate::shared_counts::SharedCounts;
 use crate::wire::message::{self, ArchivedEndOfStream, ArchivedWordBatch, NodeStats, WordBatch};
@@ -84,6 +85,9 @@ pub trait Absorb: Send {
         })
     }
 
+    /// Distinct words held (for the memory limit's error).
+    fn distinct(&self) -> usize;
+
     fn finish(self) -> Self::Output;
 }
 
@@ -101,6 +105,10 @@ impl Absorb for SharedCounts {
         self.add_all(records)
     }
 
+    fn distinct(&self) -> usize {
+        SharedCounts::len(self)
+    }
+
     fn finish(self) -> WordCounts {
         self.into_table()
     }
@@ -112,6 +120,10 @@ impl Absorb for WordCounts {
     #[inline]
     fn absorb(&mut self, word: &[u8], count: u64) {
         self.add(word, count);
+    }
+
+    fn distinct(&self) -> usize {
+        WordCounts::len(self)
     }
 
     fn finish(mut self) -> WordCounts {
@@ -126,6 +138,10 @@ impl Absorb for Entries {
     #[inline]
     fn absorb(&mut self, word: &[u8], count: u64) {
         self.push(word, count);
+    }
+
+    fn distinct(&self) -> usize {
+        Entries::len(self)
     }
 
     fn finish(self) -> Entries {
@@ -155,15 +171,16 @@ pub struct Received<T> {
 }
 
 /// Absorbs everything sent to `rank` in `phase` until every sender (itself
-/// included) has ended its stream, checking each sender's totals. `after_item`
-/// runs after each item is taken off the channel (the worker wakes its loop
-/// there, which may be waiting for room in the channel).
+/// included) has ended its stream, checking each sender's totals and, after
+/// each batch, the memory `limit`. `after_item` runs after each item is
+/// taken off the channel (the worker wakes its loop there, which may be
+/// waiting for room in the channel).
 pub fn merge<T: Absorb>(
     phase: Phase,
-    rank: usize,
-    workers: usize,
+    (rank, workers): (usize, usize),
     mut table: T,
     inbox: Receiver<Inbound>,
+    limit: &MemoryLimit,
     after_item: impl Fn(),
 ) -> Result<Received<T::Output>> {
     let mut got = vec![(0u64, 0u64); workers];
@@ -208,6 +225,7 @@ pub fn merge<T: Absorb>(
                 continue;
             }
         };
+        limit.check(|| table.distinct())?;
         got[from].0 = got[from].0.saturating_add(records);
         got[from].1 = got[from].1.saturating_add(words);
     }
@@ -308,7 +326,7 @@ pub mod tests {
         })
         .unwrap();
         tx.send(Inbound::LocalEnd { records: 2, words: 3 }).unwrap();
-        let got = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap();
+        let got = merge(Phase::Shuffle1, (0, 2), WordCounts::new(), rx, &MemoryLimit::none(), || {}).unwrap();
         assert_eq!((got.records, got.words, got.table.len(), got.table.total()), (4, 6, 2, 6));
     }
 
@@ -332,7 +350,7 @@ pub mod tests {
         b.push(b"a", u64::MAX);
         tx.send(Inbound::Batch { from: 1, payload: payload(Kind::WordBatch, &b) }).unwrap();
         tx.send(Inbound::Batch { from: 1, payload: payload(Kind::WordBatch, &b) }).unwrap();
-        let err = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap_err();
+        let err = merge(Phase::Shuffle1, (0, 2), WordCounts::new(), rx, &MemoryLimit::none(), || {}).unwrap_err();
         assert!(matches!(err, Error::Protocol { .. }), "{err}");
     }
 
@@ -345,7 +363,7 @@ pub mod tests {
         })
         .unwrap();
         tx.send(Inbound::LocalEnd { records: 0, words: 0 }).unwrap();
-        let err = merge(Phase::Shuffle1, 0, 2, WordCounts::new(), rx, || {}).unwrap_err();
+        let err = merge(Phase::Shuffle1, (0, 2), WordCounts::new(), rx, &MemoryLimit::none(), || {}).unwrap_err();
         assert!(matches!(err, Error::Conservation { .. }), "{err}");
     }
 }

@@ -14,9 +14,10 @@ use rayon::prelude::*;
 use crate::counts::{WordCounts, hash_with_head, owner};
 use crate::error::{Error, Result};
 use crate::input::{self, InputFile, Split};
+use crate::memory::MemoryLimit;
 use crate::phase::Phase;
 use crate::phase::shuffle::{Batcher, Sink, check_delivered};
-use crate::shared_counts::Stager;
+use crate::shared_counts::SharedCounts;
 use crate::tokenize::{InvalidUtf8, Tokenizer};
 use crate::wire::message::NodeStats;
 
@@ -28,17 +29,62 @@ pub fn master(stats: &[NodeStats]) -> Result<u64> {
     Ok(check_delivered(Phase::Shuffle1, stats)?.1)
 }
 
-/// Counts the words that start in `split` into `table`.
-/// Returns the bytes read.
-pub fn count_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, table: &mut WordCounts) -> Result<u64> {
-    let mut counter = table.counter();
-    input::split_words(files, split, tokenizer, |head, word| counter.add(head, word))
+/// What counting a split watches: the memory limit, and whether the job
+/// is being stopped (failed elsewhere, cancelled, interrupted).
+#[derive(Clone, Copy)]
+pub struct Watch<'a> {
+    pub limit: &'a MemoryLimit,
+    pub cancelled: &'a (dyn Fn() -> bool + Sync),
 }
 
-/// Counts the words that start in `split` into a shared table, through
-/// `stager`.
-pub fn stage_split(files: &[InputFile], split: &Split, tokenizer: Tokenizer, stager: &mut Stager) -> Result<u64> {
-    input::split_words(files, split, tokenizer, |head, word| stager.push(hash_with_head(head, word), word, 1))
+impl std::fmt::Debug for Watch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").field("limit", self.limit).field("cancelled", &(self.cancelled)()).finish()
+    }
+}
+
+/// Counts the words that start in `split` into `table`, checking `watch`'s
+/// memory limit as the table grows and once at the end. Returns the bytes read.
+pub fn count_split(
+    files: &[InputFile],
+    split: &Split,
+    tokenizer: Tokenizer,
+    table: &mut WordCounts,
+    watch: Watch,
+) -> Result<u64> {
+    let over = AtomicBool::new(false);
+    let stop = || over.load(Ordering::Relaxed) || (watch.cancelled)();
+    let mut meter = watch.limit.meter(&over);
+    let mut counter = table.counter();
+    let read = input::split_words(files, split, tokenizer, &stop, |head, word| {
+        counter.add(head, word);
+        meter.tick(|| counter.distinct());
+    });
+    drop(counter);
+    meter.check(|| table.len());
+    meter.finish(read)
+}
+
+/// Counts the words that start in `split` into `shared` (through a stager
+/// of this thread), checking `watch` as `count_split` does.
+pub fn stage_split(
+    files: &[InputFile],
+    split: &Split,
+    tokenizer: Tokenizer,
+    shared: &SharedCounts,
+    watch: Watch,
+) -> Result<u64> {
+    let over = AtomicBool::new(false);
+    let stop = || over.load(Ordering::Relaxed) || (watch.cancelled)();
+    let mut meter = watch.limit.meter(&over);
+    let mut stager = shared.stager();
+    let read = input::split_words(files, split, tokenizer, &stop, |head, word| {
+        stager.push(hash_with_head(head, word), word, 1);
+        meter.tick(|| shared.len());
+    });
+    stager.flush();
+    meter.check(|| shared.len());
+    meter.finish(read)
 }
 
 /// Counts the words that start in `data[range]` into `table`: the hot loop.
@@ -78,11 +124,13 @@ pub fn worker(
     splits: &[Split],
     tokenizer: Tokenizer,
     workers: usize,
-    cancel: &AtomicBool,
+    (limit, cancel): (&MemoryLimit, &AtomicBool),
     sink: &impl Sink,
 ) -> Result<()> {
     // Once one fold finds combining poor, every fold stops combining.
     let poor_seen = AtomicBool::new(false);
+    let cancelled = || cancel.load(Ordering::Relaxed);
+    let watch = Watch { limit, cancelled: &cancelled };
     splits
         .par_iter()
         .try_fold(
@@ -92,8 +140,8 @@ pub fn worker(
                     return Err(Error::Cancelled);
                 }
                 match local.direct.as_mut() {
-                    Some(batcher) => send_split(files, split, tokenizer, workers, batcher, sink)?,
-                    None => drop(count_split(files, split, tokenizer, &mut local.table)?),
+                    Some(batcher) => send_split(files, split, tokenizer, workers, (batcher, &cancelled), sink)?,
+                    None => drop(count_split(files, split, tokenizer, &mut local.table, watch)?),
                 }
                 sink.progress(split.len());
                 let table = &mut local.table;
@@ -129,11 +177,11 @@ fn send_split(
     split: &Split,
     tokenizer: Tokenizer,
     workers: usize,
-    batcher: &mut Batcher,
+    (batcher, cancelled): (&mut Batcher, &dyn Fn() -> bool),
     sink: &impl Sink,
 ) -> Result<()> {
     let mut sent = Ok(());
-    input::split_words(files, split, tokenizer, |head, word| {
+    input::split_words(files, split, tokenizer, cancelled, |head, word| {
         if sent.is_ok() {
             sent = batcher.push(owner(hash_with_head(head, word), workers), word, 1, sink);
         }
@@ -165,7 +213,8 @@ mod tests {
         let files = vec![file];
         let splits = crate::input::assign(&files, 1, 7).remove(0);
         let sink = Collect::default();
-        worker(&files, &splits, Tokenizer::WhitespaceLower, 3, &AtomicBool::new(false), &sink).unwrap();
+        let limit = MemoryLimit::none();
+        worker(&files, &splits, Tokenizer::WhitespaceLower, 3, (&limit, &AtomicBool::new(false)), &sink).unwrap();
         let mut total = WordCounts::new();
         for (dest, batch) in sink.0.into_inner().unwrap() {
             for (word, count) in batch.iter() {

@@ -40,6 +40,7 @@ impl Inbox {
     ) -> Inbox {
         let (sender, rx) = sync_channel(MERGER_BOUND);
         let handoff = node.handoff.clone();
+        let limit = node.memory.clone();
         std::thread::Builder::new()
             .name(format!("wordfreq-merge-{}", phase.name()))
             .spawn(move || {
@@ -47,7 +48,7 @@ impl Inbox {
                 // A merger that panics fails the job; it must never look
                 // like a shuffle still in progress.
                 let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    shuffle::merge(phase, rank, workers, table, rx, || woken.wake())
+                    shuffle::merge(phase, (rank, workers), table, rx, &limit, || woken.wake())
                 }));
                 let msg = match merged {
                     Ok(Ok(received)) => ToLoop::Computed { job, result: wrap(received) },

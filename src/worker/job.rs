@@ -234,8 +234,9 @@ impl Job {
         let outbox = self.outbox(node)?;
         let (files, splits, tokenizer, workers) =
             (Arc::clone(&self.files), Arc::clone(&self.splits), self.tokenizer, self.workers);
+        let limit = Arc::clone(&node.memory);
         node.compute(self.id, move || {
-            shuffle1::worker(&files, &splits, tokenizer, workers, &outbox.cancel, &outbox)?;
+            shuffle1::worker(&files, &splits, tokenizer, workers, (&limit, &outbox.cancel), &outbox)?;
             outbox.finish(Phase::Shuffle1)
         });
         Ok(())

@@ -33,6 +33,7 @@ use job::Job;
 use node::{HANDOFF_BOUND, Node, QUEUE_LIMIT, ToLoop};
 
 use crate::error::{Error, Result};
+use crate::memory::MemoryLimit;
 use crate::net::{Closed, Handoff, NetEvent, Reactor, Token};
 use crate::phase::{Phase, init};
 use crate::secret::{self, Secret};
@@ -54,7 +55,7 @@ const MAX_PARKED: usize = 256;
 /// Binds `listen`, prints `listening on HOST:PORT` on stdout, and serves
 /// jobs until the process is killed. Every connection must prove `secret`;
 /// without one, only a loopback address is allowed unless `insecure`.
-pub fn serve(listen: &str, threads: usize, secret: Secret, insecure: bool) -> Result<()> {
+pub fn serve(listen: &str, threads: usize, memory: MemoryLimit, secret: Secret, insecure: bool) -> Result<()> {
     let listener = bind(listen)?;
     let local = listener.local_addr().map_err(|source| Error::Listen { addr: listen.to_string(), source })?;
     if !secret.is_set() && !local.ip().is_loopback() && !insecure {
@@ -78,12 +79,13 @@ pub fn serve(listen: &str, threads: usize, secret: Secret, insecure: bool) -> Re
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::io("cannot write to stdout", e))?;
     tracing::info!("worker listening on {local} with {threads} compute threads");
+    tracing::info!("memory limit: {}", memory.describe());
     match &secret.source {
         Some(path) => tracing::info!("connections must prove the secret from {}", path.display()),
         None => tracing::info!("no secret: only nodes without one can connect"),
     }
     let mut worker = Worker {
-        node: Node { reactor, handoff, pool: Arc::new(pool) },
+        node: Node { reactor, handoff, pool: Arc::new(pool), memory: Arc::new(memory) },
         from_compute,
         stalled: None,
         strangers: HashMap::new(),
@@ -495,6 +497,8 @@ impl Worker {
         if completed {
             self.jobs_served += 1;
         }
+        // An idle worker keeps no memory of the job it served.
+        crate::alloc::give_back();
         tracing::info!("job {}", if completed { "done" } else { "dropped" });
     }
 }

@@ -10,6 +10,7 @@ use rayon::ThreadPool;
 use crate::counts::WordCounts;
 use crate::entries::Entries;
 use crate::error::{Error, Result};
+use crate::memory::MemoryLimit;
 use crate::net::{Handoff, Reactor, Token};
 use crate::phase::shuffle::Received;
 use crate::phase::sort_output::Streamed;
@@ -73,6 +74,8 @@ pub(super) struct Node {
     pub(super) reactor: Reactor,
     pub(super) handoff: Handoff<ToLoop>,
     pub(super) pool: Arc<ThreadPool>,
+    /// The memory this worker may hold (`--memory-limit`).
+    pub(super) memory: Arc<MemoryLimit>,
 }
 
 impl Node {

@@ -14,6 +14,7 @@ mod formats;
 mod inputs;
 mod lab;
 mod liveness;
+mod memory;
 mod oracle;
 mod properties;
 mod protocol;
