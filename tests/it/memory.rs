@@ -136,3 +136,17 @@ fn a_worker_over_its_limit_fails_the_job_then_serves_the_next() {
     ok(dir.cmd(&["master", "-q", "--workers", &list, "-o", "out.txt", kjv.to_str().unwrap()]));
     assert_same("the next job", &dir.read("out.txt"), &std::fs::read(data("kjvbible.expected.txt")).unwrap());
 }
+
+#[test]
+fn a_limit_that_is_not_a_size_is_a_usage_error() {
+    let dir = Dir::new();
+    dir.write("in.txt", "a b a");
+    for bad in ["0", "2X", "150%", "-1G"] {
+        let stderr = fails(dir.cmd(&["count", "-q", "--memory-limit", bad, "in.txt"]), 2);
+        assert!(stderr.contains("--memory-limit"), "{bad}: {stderr}");
+    }
+    assert!(!dir.join("resultats.txt").exists());
+    // Any memory is plenty for three words; a share of memory too.
+    ok(dir.cmd(&["count", "-q", "--memory-limit", "50%", "in.txt"]));
+    assert_eq!(dir.read("resultats.txt"), b"a 2\nb 1\n");
+}
