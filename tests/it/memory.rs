@@ -142,7 +142,7 @@ fn a_limit_that_is_not_a_size_is_a_usage_error() {
     let dir = Dir::new();
     dir.write("in.txt", "a b a");
     for bad in ["0", "2X", "150%", "-1G"] {
-        let stderr = fails(dir.cmd(&["count", "-q", "--memory-limit", bad, "in.txt"]), 2);
+        let stderr = fails(dir.cmd(&["count", "-q", &format!("--memory-limit={bad}"), "in.txt"]), 2);
         assert!(stderr.contains("--memory-limit"), "{bad}: {stderr}");
     }
     assert!(!dir.join("resultats.txt").exists());
