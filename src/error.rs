@@ -82,9 +82,9 @@ pub enum Error {
     /// do not fit on this many workers.
     #[error(
         "the vocabulary does not fit in memory: {} in use after {} distinct words, over the limit of {} ({basis}); use more workers on more machines (master with more hosts) or raise --memory-limit",
-        crate::metrics::human_bytes(*used),
+        crate::memory::size(*used),
         crate::metrics::grouped(*distinct),
-        crate::metrics::human_bytes(*limit)
+        crate::memory::size(*limit)
     )]
     Memory { used: u64, distinct: u64, limit: u64, basis: String },
 

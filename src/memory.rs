@@ -142,7 +142,7 @@ impl MemoryLimit {
         if self.bytes == u64::MAX {
             return self.basis.clone();
         }
-        format!("{} ({})", human_bytes(self.bytes), self.basis)
+        format!("{} ({})", size(self.bytes), self.basis)
     }
 
     /// Fails with `Error::Memory` when the process holds more anonymous
@@ -164,6 +164,19 @@ impl MemoryLimit {
     /// process over the limit, so readers of the job's inputs stop too.
     pub fn meter<'a>(&'a self, stop: &'a AtomicBool) -> Meter<'a> {
         Meter { limit: self, stop, left: CHECK_WORDS, over: None }
+    }
+}
+
+/// Bytes for the error, to two decimals (`1.84 GiB`): a process just over
+/// its limit must not read as holding exactly the limit.
+pub fn size(n: u64) -> String {
+    let text = human_bytes(n);
+    match text.split_once(' ') {
+        Some((_, unit)) if unit != "B" => {
+            let exp = ["KiB", "MiB", "GiB", "TiB"].iter().position(|u| *u == unit).map_or(1, |i| i as i32 + 1);
+            format!("{:.2} {unit}", n as f64 / 1024f64.powi(exp))
+        }
+        _ => text,
     }
 }
 
@@ -237,16 +250,14 @@ fn page_size() -> u64 {
 fn machine_memory() -> Option<(u64, String)> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let total = mem_total(&meminfo)?;
-    let ram = (total, format!("the {} of physical memory", human_bytes(total)));
+    let ram = (total, format!("the {} of physical memory", size(total)));
     let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|cgroups| {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
         let (dir, mount, file) = memory_cgroup(&cgroups, &mountinfo)?;
         Some((cgroup_limit(&dir, &mount, file)?, file))
     });
     match cgroup {
-        Some((limit, file)) if limit < total => {
-            Some((limit, format!("the {} of the cgroup's {file}", human_bytes(limit))))
-        }
+        Some((limit, file)) if limit < total => Some((limit, format!("the {} of the cgroup's {file}", size(limit)))),
         _ => Some(ram),
     }
 }
@@ -365,6 +376,8 @@ mod tests {
         assert_eq!(MemorySetting::Bytes(3).divided(0), MemorySetting::Bytes(3));
         assert_eq!(round_percent(90.0 / 7.0), "12.9");
         assert_eq!(round_percent(45.0), "45");
+        assert_eq!((size(1), size(1023), size(16 << 20)), ("1 B".into(), "1023 B".into(), "16.00 MiB".into()));
+        assert_eq!(size((1 << 30) * 184 / 100), "1.84 GiB");
     }
 
     const MOUNTINFO: &str = "\

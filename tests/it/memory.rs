@@ -62,7 +62,7 @@ fn count_over_the_limit_fails_clearly_and_keeps_the_old_result() {
     let path = input.to_str().unwrap();
     let small = ["count", "-q", "--memory-limit", "8M", "--split-size", "1M"];
     let stderr = fails(dir.cmd(&[&small[..], &["-o", "out.txt", path]].concat()), 1);
-    assert_memory_error(&stderr, "8.0 MiB");
+    assert_memory_error(&stderr, "8.00 MiB");
     assert_eq!(dir.read("out.txt"), b"old result\n");
     assert_eq!(listing(&dir), ["distinct.txt", "out.txt"], "a temporary file was left");
     // Without an old result, none is made.
@@ -96,7 +96,7 @@ fn count_stops_inside_one_endless_split() {
     let _ = exited.send(());
     assert!(!writer.join().unwrap(), "count did not stop before its input ended");
     assert_eq!(out.status.code(), Some(1));
-    assert_memory_error(&String::from_utf8_lossy(&out.stderr), "32.0 MiB");
+    assert_memory_error(&String::from_utf8_lossy(&out.stderr), "32.00 MiB");
     assert!(!dir.join("out.txt").exists());
 }
 
@@ -108,7 +108,7 @@ fn run_names_the_worker_over_its_share_of_the_limit() {
     let args = ["run", "-q", "--workers", "2", "--memory-limit", "16M", "-o", "out.txt", input.to_str().unwrap()];
     let stderr = fails(dir.cmd(&args), 1);
     // Each of the two workers has half of it.
-    assert_memory_error(&stderr, "8.0 MiB");
+    assert_memory_error(&stderr, "8.00 MiB");
     assert!(stderr.contains("wordfreq: error: worker ") && stderr.contains(" (127.0.0.1:"), "{stderr}");
     assert_eq!(dir.read("out.txt"), b"old result\n");
     assert_eq!(listing(&dir), ["distinct.txt", "out.txt"]);
@@ -127,7 +127,7 @@ fn a_worker_over_its_limit_fails_the_job_then_serves_the_next() {
     let input = dir.write("distinct.txt", distinct_words(600_000));
     let list = addrs(&workers);
     let stderr = fails(dir.cmd(&["master", "-q", "--workers", &list, "-o", "out.txt", input.to_str().unwrap()]), 1);
-    assert_memory_error(&stderr, "12.0 MiB");
+    assert_memory_error(&stderr, "12.00 MiB");
     let named = (0..2).any(|r| stderr.contains(&format!("worker {r} ({}) failed during ", workers[r].addr)));
     assert!(named, "{stderr}");
     assert!(!dir.join("out.txt").exists());
