@@ -147,11 +147,14 @@ impl MemoryLimit {
 
     /// Fails with `Error::Memory` when the process holds more anonymous
     /// memory than the limit; `distinct` says how many distinct words the
-    /// table being filled holds (asked only then).
+    /// table being filled holds (asked only then). Memory the allocator
+    /// kept after frees (a previous job's tables, say) is given back before
+    /// the process is judged over.
     pub fn check(&self, distinct: impl FnOnce() -> usize) -> Result<()> {
-        if self.bytes == u64::MAX {
+        if self.bytes == u64::MAX || anon_bytes().is_none_or(|used| used <= self.bytes) {
             return Ok(());
         }
+        crate::alloc::give_back();
         match anon_bytes() {
             Some(used) if used > self.bytes => {
                 Err(Error::Memory { used, distinct: distinct() as u64, limit: self.bytes, basis: self.basis.clone() })
