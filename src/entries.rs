@@ -388,25 +388,27 @@ impl Entries {
 
     /// Hands the records of a sorted list in `format` to `write` in order,
     /// chunk by chunk, formatting chunks in parallel on the current rayon
-    /// pool (a few at a time, so memory stays bounded). An unsorted list is
+    /// pool (a few at a time, so memory stays bounded; the next few are
+    /// formatted while these are written). An unsorted list is
     /// written in its current order, on this thread.
-    pub fn write_records<E>(
+    pub fn write_records<E: Send>(
         &self,
         chunk_bytes: usize,
         format: Format,
-        mut write: impl FnMut(&[u8]) -> Result<(), E>,
+        mut write: impl FnMut(&[u8]) -> Result<(), E> + Send,
     ) -> Result<(), E> {
         let Some(sorted) = &self.sorted else {
             return self.records(chunk_bytes, format).try_for_each(|chunk| write(&chunk));
         };
-        // Entries per chunk: a guess from the average line, refined as chunks come.
         let per_chunk = 1 << 14;
         let window = 2 * rayon::current_num_threads();
         let n = sorted.items.len();
-        let mut start = 0;
-        while start < n {
-            let blocks: Vec<usize> = (0..window).map(|b| start + b * per_chunk).filter(|&s| s < n).collect();
-            let texts: Vec<Vec<u8>> = blocks
+        // The text of the window of chunks from `start`, formatted in parallel.
+        let format_window = |start: usize| -> Vec<Vec<u8>> {
+            (0..window)
+                .map(|b| start + b * per_chunk)
+                .filter(|&s| s < n)
+                .collect::<Vec<usize>>()
                 .par_iter()
                 .map(|&s| {
                     let mut text = Vec::with_capacity(chunk_bytes.min(per_chunk * 32));
@@ -415,13 +417,21 @@ impl Entries {
                     }
                     text
                 })
-                .collect();
-            for text in &texts {
-                write(text)?;
+                .collect()
+        };
+        // Each window is written while the next one is formatted.
+        let mut start = 0;
+        let mut texts = format_window(start);
+        loop {
+            start += window * per_chunk;
+            if start >= n {
+                return texts.iter().try_for_each(|text| write(text));
             }
-            start = (start + window * per_chunk).min(n);
+            let (written, next) =
+                rayon::join(|| texts.iter().try_for_each(|text| write(text)), || format_window(start));
+            written?;
+            texts = next;
         }
-        Ok(())
     }
 }
 
