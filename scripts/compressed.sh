@@ -3,7 +3,7 @@
 # (default 240: 1.03 GB), compressed with `gzip -1` as one file and as 8
 # files (a gzip stream is one unit of work: 8 files can be read at once).
 # Each case R times (default 3), interleaved, with the uncompressed text and
-# `gzip -dc | wc -c` (decompression alone) to compare with; every wordfreq
+# `gzip -dc FILE | wc -c` (decompression alone) to compare with; every wordfreq
 # output is compared with the one from the uncompressed text. Rates are
 # uncompressed MB per second. Writes DIR/compressed.csv and prints medians.
 #
@@ -36,12 +36,12 @@ bytes=$(wc -c <"$text")
 "$wf" count -q -o "$scratch/expected.txt" "$text"
 
 cases=(
-  "count, text|$wf count -q -o \$result $text"
-  "count, 1 gzip file|$wf count -q -o \$result $scratch/one.txt.gz"
-  "count, 8 gzip files|$wf count -q -o \$result $scratch/eight"
-  "run -w2, 1 gzip file|$wf run -q --workers 2 -o \$result $scratch/one.txt.gz"
-  "run -w2, 8 gzip files|$wf run -q --workers 2 -o \$result $scratch/eight"
-  "gzip -dc | wc -c, 1 file|gzip -dc $scratch/one.txt.gz | wc -c > \$result"
+  "count: text|$wf count -q -o \$result $text"
+  "count: 1 gzip file|$wf count -q -o \$result $scratch/one.txt.gz"
+  "count: 8 gzip files|$wf count -q -o \$result $scratch/eight"
+  "run -w2: 1 gzip file|$wf run -q --workers 2 -o \$result $scratch/one.txt.gz"
+  "run -w2: 8 gzip files|$wf run -q --workers 2 -o \$result $scratch/eight"
+  "gzip -dc alone: 1 file|gzip -dc $scratch/one.txt.gz | wc -c > \$result"
 )
 csv="$out/compressed.csv"
 echo "case,round,seconds,mb_per_s,output_ok" >"$csv"
