@@ -1,10 +1,12 @@
-//! How the process takes memory from the C allocator. Tables, arenas and
-//! sorted lists are a few large blocks that grow by doubling and are freed
-//! whole; glibc's default, which raises its mmap threshold up to 32 MiB
-//! after the first large free, serves such blocks from the heap instead, and
-//! a block freed or shrunk there stays in the process's memory. With a fixed
-//! threshold every large block is its own mapping: growing it is a remap
-//! (no copy, no second block), and freeing it gives it back at once.
+//! How the process takes memory from the C allocator and the kernel.
+//! Tables, arenas and sorted lists are a few large blocks that grow by
+//! doubling and are freed whole; glibc's default, which raises its mmap
+//! threshold up to 32 MiB after the first large free, serves such blocks
+//! from the heap instead, and a block freed or shrunk there stays in the
+//! process's memory. With a fixed threshold every large block is its own
+//! mapping: growing it is a remap (no copy, no second block), and freeing
+//! it gives it back at once. The counting table's slots, probed at random
+//! places, ask for huge pages.
 
 /// Blocks of at least this many bytes are mapped on their own.
 const MMAP_THRESHOLD: i32 = 256 << 10;
@@ -29,5 +31,28 @@ pub fn give_back() {
     // arenas to the system; it is safe to call from any thread at any time.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// The size of a huge page (x86-64 and most arm64 kernels).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back the block of `bytes` at `block` with huge pages
+/// where it can (transparent huge pages in `madvise` mode, the common
+/// default): a table probed at random places then costs a TLB miss and a
+/// page fault per 2 MiB instead of per 4 KiB. Call it before the block is
+/// first written. A hint: nothing changes where the kernel declines.
+pub fn prefer_huge_pages<T>(block: *const T, bytes: usize) {
+    let start = (block as usize).next_multiple_of(HUGE_PAGE);
+    let end = (block as usize + bytes) / HUGE_PAGE * HUGE_PAGE;
+    if end <= start {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: the range lies inside a block this process allocated and
+    // owns; MADV_HUGEPAGE only marks how its pages may be backed and never
+    // changes their contents.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
     }
 }

@@ -150,8 +150,9 @@ const AHEAD: usize = 16;
 #[derive(Debug)]
 pub struct Counter<'t> {
     table: &'t mut WordCounts,
-    /// Keys of short words waiting to be added (0: none), used as a ring.
-    pending: [u64; AHEAD],
+    /// Short words waiting to be added, as (key, placement; key 0: none),
+    /// used as a ring.
+    pending: [(u64, u64); AHEAD],
     next: usize,
 }
 
@@ -164,11 +165,12 @@ impl Counter<'_> {
             return;
         }
         let key = short_key(head, word.len());
-        self.table.slots.prefetch(place(key, self.table.salt));
-        let due = std::mem::replace(&mut self.pending[self.next], key);
+        let at = place(key, self.table.salt);
+        self.table.slots.prefetch(at);
+        let (due, due_at) = std::mem::replace(&mut self.pending[self.next], (key, at));
         self.next = (self.next + 1) % AHEAD;
         if due != 0 {
-            self.table.add_short(due, 1);
+            self.table.add_placed_short(due, due_at, 1);
         }
     }
 }
@@ -182,9 +184,9 @@ impl Counter<'_> {
 
 impl Drop for Counter<'_> {
     fn drop(&mut self) {
-        for key in self.pending {
+        for (key, at) in self.pending {
             if key != 0 {
-                self.table.add_short(key, 1);
+                self.table.add_placed_short(key, at, 1);
             }
         }
     }
@@ -239,18 +241,23 @@ impl WordCounts {
         if !self.indexed {
             self.reindex();
         }
-        Counter { table: self, pending: [0; AHEAD], next: 0 }
+        Counter { table: self, pending: [(0, 0); AHEAD], next: 0 }
     }
 
     /// Adds `n` occurrences of the short word whose slot key is `key`.
     #[inline(always)]
     fn add_short(&mut self, key: u64, n: u64) {
+        self.add_placed_short(key, place(key, self.salt), n);
+    }
+
+    /// `add_short` of a key whose placement `at` is known.
+    #[inline(always)]
+    fn add_placed_short(&mut self, key: u64, at: u64, n: u64) {
         if !self.indexed {
             self.reindex();
         }
         self.total = self.total.wrapping_add(n);
         let salt = self.salt;
-        let at = place(key, salt);
         match self.slots.find(at, |s| s.key() == key) {
             Found::At(i) => {
                 let slot = self.slots.get_mut(i);

@@ -126,7 +126,10 @@ impl Slots {
         while needed * 4 > len * 3 {
             len *= 2;
         }
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); len]);
+        let mut slots = Vec::with_capacity(len);
+        crate::alloc::prefer_huge_pages(slots.as_ptr(), len * size_of::<Slot>());
+        slots.resize(len, Slot::default());
+        let old = std::mem::replace(&mut self.slots, slots);
         self.shift = 64 - len.trailing_zeros();
         for slot in old.into_iter().filter(|s| s.key() != 0) {
             let at = self.vacant_for(place_of(&slot));
