@@ -213,6 +213,16 @@ impl Entries {
         }
     }
 
+    /// The entries `range` (indices into the list's current order); sorted,
+    /// a walk with the records prefetched, as `iter`'s.
+    pub fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (&[u8], u64)> {
+        let (sorted, unsorted) = match &self.sorted {
+            Some(sorted) => (Some(self.sorted_range(sorted, range.start..range.end.min(sorted.items.len()))), None),
+            None => (None, Some(self.iter().skip(range.start).take(range.len()))),
+        };
+        sorted.into_iter().flatten().chain(unsorted.into_iter().flatten())
+    }
+
     /// Every (word, count) in the list's current order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
         let (sorted, unsorted) = match &self.sorted {

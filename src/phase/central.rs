@@ -160,13 +160,18 @@ impl Ranges {
         }
         let (start, end) = (self.bounds[rank], self.bounds[rank + 1]);
         let mut batch = WordBatch::default();
-        while self.next[rank] < end && batch.wire_bytes() < BATCH_BYTES {
-            if let Some((word, count)) = self.entries.get(self.next[rank]) {
-                batch.push(word, count);
-                self.words[rank] += count;
+        // A walk of the range, not an entry looked up at a time: `get`
+        // searches the count groups and reads each record cold.
+        let mut taken = 0;
+        for (word, count) in self.entries.range(self.next[rank]..end) {
+            if batch.wire_bytes() >= BATCH_BYTES {
+                break;
             }
-            self.next[rank] += 1;
+            batch.push(word, count);
+            self.words[rank] += count;
+            taken += 1;
         }
+        self.next[rank] += taken;
         if !batch.is_empty() {
             return message::encode(Kind::WordBatch, &batch).map(Some);
         }
