@@ -6,8 +6,8 @@
 //! needs no word hash, compares one integer and touches no other memory; a
 //! longer word's slot holds its hash and where its record is in the arena
 //! (`records.rs`: count, length, bytes), read only when the hash matches.
-//! Counting is bound by loading slots, so the hot loop (`Counter`)
-//! prefetches each short word's slot and adds the word 16 short words later.
+//! Counting is bound by loading slots, so the hot loop (`Counter`) gathers
+//! 32 short words, asks for all their slots, then adds them.
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a
@@ -142,41 +142,59 @@ fn short_key(head: u64, len: usize) -> u64 {
     head | (len as u64) << LEN_SHIFT
 }
 
-/// How many short words a `Counter` holds back while their slots load.
-const AHEAD: usize = 16;
+/// How many short words a `Counter` gathers before it adds them.
+const BATCH: usize = 32;
 
-/// Adds words to a table with their slots prefetched (see
+/// Adds words to a table, short words a batch at a time (see
 /// `WordCounts::counter`).
 #[derive(Debug)]
 pub struct Counter<'t> {
     table: &'t mut WordCounts,
-    /// Short words waiting to be added, as (key, placement; key 0: none),
-    /// used as a ring.
-    pending: [(u64, u64); AHEAD],
-    next: usize,
+    /// Slot keys of the short words gathered so far.
+    keys: [u64; BATCH],
+    gathered: usize,
 }
 
 impl Counter<'_> {
-    /// Adds one occurrence of `word`, whose `head_of` is `head`.
+    /// Adds one occurrence of `word`, whose `head_of` is `head`. Kept small,
+    /// so that it is inlined into the tokenizer's loop.
     #[inline(always)]
     pub fn add(&mut self, head: u64, word: &[u8]) {
         if !(1..=SHORT).contains(&word.len()) {
-            self.table.add_long(hash_with_head(head, word), word, 1);
+            self.add_long(head, word);
             return;
         }
-        let key = short_key(head, word.len());
-        let at = place(key, self.table.salt);
-        self.table.slots.prefetch(at);
-        let (due, due_at) = std::mem::replace(&mut self.pending[self.next], (key, at));
-        self.next = (self.next + 1) % AHEAD;
-        if due != 0 {
-            self.table.add_placed_short(due, due_at, 1);
+        self.keys[self.gathered] = short_key(head, word.len());
+        self.gathered += 1;
+        if self.gathered == BATCH {
+            self.add_gathered();
         }
     }
-}
 
-impl Counter<'_> {
-    /// Distinct words in the table (those held back not included).
+    /// Adds a word longer than a slot holds, at once (gathering long words
+    /// too, which means copying them, measured slower).
+    #[inline(never)]
+    fn add_long(&mut self, head: u64, word: &[u8]) {
+        self.table.add_long(hash_with_head(head, word), word, 1);
+    }
+
+    /// Adds the gathered short words: first every slot is asked for, then
+    /// each word is added, so that the loads of the batch's slots overlap.
+    #[inline(never)]
+    fn add_gathered(&mut self) {
+        let keys = &self.keys[..self.gathered];
+        let mut places = [0u64; BATCH];
+        for (at, &key) in places.iter_mut().zip(keys) {
+            *at = place(key, self.table.salt);
+            self.table.slots.prefetch(*at);
+        }
+        for (&key, &at) in keys.iter().zip(&places) {
+            self.table.add_placed_short(key, at, 1);
+        }
+        self.gathered = 0;
+    }
+
+    /// Distinct words in the table (those still gathered not included).
     pub fn distinct(&self) -> usize {
         self.table.len()
     }
@@ -184,11 +202,7 @@ impl Counter<'_> {
 
 impl Drop for Counter<'_> {
     fn drop(&mut self) {
-        for (key, at) in self.pending {
-            if key != 0 {
-                self.table.add_placed_short(key, at, 1);
-            }
-        }
+        self.add_gathered();
     }
 }
 
@@ -234,14 +248,14 @@ impl WordCounts {
         self.slots.prefetch(at);
     }
 
-    /// Counts words of the hot loop: each short word's slot is prefetched,
-    /// and the word added a few words later, so that the loads of several
-    /// slots overlap (drop the counter to add the last ones).
+    /// Counts words of the hot loop: short words are gathered and added a
+    /// batch at a time, so that the loads of their slots overlap (drop the
+    /// counter to add the last ones).
     pub fn counter(&mut self) -> Counter<'_> {
         if !self.indexed {
             self.reindex();
         }
-        Counter { table: self, pending: [(0, 0); AHEAD], next: 0 }
+        Counter { table: self, keys: [0; BATCH], gathered: 0 }
     }
 
     /// Adds `n` occurrences of the short word whose slot key is `key`.

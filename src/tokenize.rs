@@ -1,8 +1,8 @@
 //! The word rules of DESIGN §1 and the README: which bytes make a word, how
 //! a word is normalised, and which words belong to a byte range of a file.
-//! Pure functions from bytes to words; no I/O. The whitespace rules live
-//! here (8 bytes at a time); `alnum` and `words` have a file each, and
-//! `utf8` what they share.
+//! Pure functions from bytes to words; no I/O. Each rule has a file
+//! (`whitespace`, `alnum`, `words`); this one holds the 8-bytes-at-a-time
+//! helpers (SWAR) they share, and `utf8` the UTF-8 ones.
 //!
 //! A range owns every word that *starts* inside it. Its last word is read past
 //! the range's end, and a word that started before the range is skipped, so
@@ -15,6 +15,7 @@ use std::ops::Range;
 
 mod alnum;
 mod utf8;
+mod whitespace;
 mod words;
 
 /// How bytes become words. The same rule must be used on every node of a job.
@@ -93,8 +94,8 @@ impl Tokenizer {
         let end = range.end.min(data.len());
         let start = range.start.min(end);
         match self {
-            Tokenizer::WhitespaceLower => whitespace_words::<true>(data, start, end, word),
-            Tokenizer::Whitespace => whitespace_words::<false>(data, start, end, word),
+            Tokenizer::WhitespaceLower => whitespace::words::<true>(data, start, end, word),
+            Tokenizer::Whitespace => whitespace::words::<false>(data, start, end, word),
             Tokenizer::Alnum => return alnum::words(data, start, end, word),
             Tokenizer::Words => return words::words(data, start, end, word),
         }
@@ -167,12 +168,6 @@ fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
     at_least_lo & !above_hi & !x & HIGH
 }
 
-/// 0x80 in each whitespace byte of `x`.
-#[inline]
-fn space_mask(x: u64) -> u64 {
-    in_range(x, 0x09, 0x0D) | in_range(x, b' ', b' ')
-}
-
 /// `x` with the bytes `A`-`Z` lowercased.
 #[inline]
 fn lowercase(x: u64) -> u64 {
@@ -200,76 +195,11 @@ fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
-fn whitespace_words<const LOWER: bool>(data: &[u8], start: usize, end: usize, mut word: impl FnMut(u64, &[u8])) {
-    let mut i = start;
-    // A word running into the range from before belongs to the previous range.
-    if i > 0 && !is_space(data[i - 1]) {
-        while i < data.len() && !is_space(data[i]) {
-            i += 1;
-        }
-    }
-    let normal = |x: u64| if LOWER { lowercase(x) } else { x };
-    let mut lowered = Vec::new();
-    loop {
-        // Skip spaces to the next word's first byte.
-        loop {
-            if i >= end {
-                return;
-            }
-            let starts = !space_mask(load(data, i)) & HIGH;
-            if starts != 0 {
-                i += first(starts);
-                break;
-            }
-            i += 8;
-        }
-        // Words from `i`, each found with one load; the same load shows
-        // where the next word starts when it starts close by.
-        loop {
-            if i >= end {
-                return;
-            }
-            let x = load(data, i);
-            let spaces = space_mask(x);
-            if spaces == 0 {
-                // 8 bytes or more: find the end, then go back to skipping.
-                let first_byte = i;
-                i += 8;
-                loop {
-                    let spaces = space_mask(load(data, i));
-                    if spaces != 0 {
-                        i += first(spaces);
-                        break;
-                    }
-                    i += 8;
-                }
-                let raw = &data[first_byte..i];
-                if LOWER && raw.iter().any(u8::is_ascii_uppercase) {
-                    lowered.clear();
-                    lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
-                    word(normal(x), &lowered);
-                } else {
-                    word(normal(x), raw);
-                }
-                break;
-            }
-            let len = first(spaces);
-            let head = normal(x) & ((1u64 << (8 * len)) - 1);
-            word(head, &head.to_le_bytes()[..len]);
-            let next = !spaces & HIGH & (u64::MAX << (8 * len));
-            if next == 0 {
-                i += 8; // only spaces after the word in these 8 bytes
-                break;
-            }
-            i += first(next);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
+    use super::whitespace::space_mask;
     use super::*;
     use crate::counts::head_of;
 
