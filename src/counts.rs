@@ -454,6 +454,54 @@ mod tests {
     }
 
     #[test]
+    fn words_alike_but_for_a_length_or_zero_byte_stay_apart() {
+        let words: [&[u8]; 8] = [
+            b"abcdefg",
+            b"abcdefg\x07",
+            b"abcdefg\x08",
+            b"abcdefg\0",
+            b"abcdefgh",
+            b"abc",
+            b"abc\0\0\0\0\x03",
+            b"abcdefgh\x08",
+        ];
+        let mut t = WordCounts::new();
+        for (i, w) in words.iter().enumerate() {
+            t.add(w, i as u64 + 1);
+        }
+        let mut counter = t.counter();
+        for w in words {
+            counter.add(head_of(w), w);
+        }
+        drop(counter);
+        assert_eq!(t.len(), words.len());
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(t.iter().find(|(x, _)| x == w).map(|(_, c)| c), Some(i as u64 + 2), "{w:?}");
+        }
+        t.compact();
+        assert_eq!(t.iter().count(), words.len());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn counts_match_a_hash_map(words in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![0u8, 3, 7, 8, 9, b'a', b'z', 0xFF]), 0..12),
+            0..300,
+        )) {
+            let mut expected = std::collections::HashMap::<&[u8], u64>::new();
+            let mut t = WordCounts::new();
+            let mut counter = t.counter();
+            for w in &words {
+                *expected.entry(w).or_default() += 1;
+                counter.add(head_of(w), w);
+            }
+            drop(counter);
+            let got: std::collections::HashMap<&[u8], u64> = t.iter().collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
     fn the_hash_is_fixed() {
         // Routing depends on these values: every node of a job must compute
         // them. Changing the hash is a protocol change (bump wire VERSION).
