@@ -117,6 +117,7 @@ fn run_attempt(
         writer: Some(writer),
         top: job.select.top,
         pulling: 0,
+        ahead: None,
         lines_written: 0,
         clock,
         phases: Vec::new(),
@@ -188,6 +189,8 @@ struct Master {
     top: u64,
     /// Phase 6: the rank whose range is being written.
     pulling: usize,
+    /// Phase 6, when every rank was pulled at once: what later ranks sent.
+    ahead: Option<sort_output::Ahead>,
     lines_written: u64,
     clock: Instant,
     phases: Vec<PhaseMetrics>,
@@ -294,7 +297,14 @@ impl Master {
         self.start(Phase::SortOutput);
         self.begin_all(Phase::SortOutput)?;
         self.pulling = 0;
-        self.pull(0)?;
+        if self.top == u64::MAX {
+            self.ahead = Some(sort_output::Ahead::new(self.links.len()));
+            for rank in 0..self.links.len() {
+                self.pull(rank)?;
+            }
+        } else {
+            self.pull(0)?;
+        }
         let stats = self.barrier(None)?;
         sort_output::master(&stats, self.lines_written, expected, &shares, job.select.keeps_all())?;
         if let Some(writer) = self.writer.as_mut() {
@@ -438,10 +448,43 @@ impl Master {
             return writer_outcome(&mut self.writer); // it stopped early: its error
         }
         let waiting = writer.pump()?;
+        let ahead_full = self.ahead.as_ref().is_some_and(sort_output::Ahead::is_full);
         for (rank, link) in self.links.iter().enumerate() {
-            self.reactor.set_paused(link.token, waiting && rank == self.pulling);
+            let paused = if rank == self.pulling { waiting } else { rank > self.pulling && ahead_full };
+            self.reactor.set_paused(link.token, paused);
         }
         Ok(())
+    }
+
+    /// Phase 6: hands a chunk of the rank being written to the writer
+    /// thread, and stops reading from that rank while the writer is behind.
+    fn write_output(&mut self, rank: usize, text: Vec<u8>) -> Result<()> {
+        if let Some(writer) = self.writer.as_mut()
+            && writer.write(text)?
+        {
+            self.reactor.set_paused(self.links[rank].token, true);
+        }
+        Ok(())
+    }
+
+    /// Phase 6: once the rank being written has sent all of its range, the
+    /// next rank's turn: what it sent ahead is written, or it is pulled.
+    fn next_turns(&mut self) -> Result<()> {
+        while self.links.get(self.pulling).is_some_and(|l| l.done.is_some()) {
+            self.pulling += 1;
+            if self.pulling == self.links.len() {
+                break;
+            }
+            match self.ahead.as_mut() {
+                Some(ahead) => {
+                    for chunk in ahead.take(self.pulling) {
+                        self.write_output(self.pulling, chunk)?;
+                    }
+                }
+                None => self.pull(self.pulling)?,
+            }
+        }
+        self.pump_output()
     }
 
     fn begin_all(&mut self, phase: Phase) -> Result<()> {
@@ -585,18 +628,15 @@ impl Master {
                 if done.phase != self.phase.code() || link.done.is_some() {
                     return Err(unexpected);
                 }
-                if self.phase == Phase::SortOutput {
-                    if rank != self.pulling {
-                        return Err(unexpected);
-                    }
-                    self.pulling += 1;
-                    if self.pulling < self.links.len() {
-                        self.pull(self.pulling)?;
-                    }
+                if self.phase == Phase::SortOutput && rank != self.pulling && self.ahead.is_none() {
+                    return Err(unexpected);
                 }
                 self.links[rank].done = Some(NodeStats::from(&done.stats));
                 let finished = self.links.iter().filter(|l| l.done.is_some()).count();
                 self.progress.phase(self.phase, finished);
+                if self.phase == Phase::SortOutput {
+                    self.next_turns()?;
+                }
             }
             Kind::Progress => {
                 let p = message::access::<message::ArchivedProgress>(frame.kind, payload).map_err(protocol)?;
@@ -611,14 +651,22 @@ impl Master {
                 let sets = s.groups.iter().map(SampleSet::try_from).collect::<Result<_, _>>().map_err(protocol)?;
                 self.links[rank].samples = Some(sets);
             }
-            Kind::RangeChunk if self.phase == Phase::SortOutput && rank == self.pulling => {
+            Kind::RangeChunk
+                if self.phase == Phase::SortOutput
+                    && self.links[rank].done.is_none()
+                    && (rank == self.pulling || rank > self.pulling && self.ahead.is_some()) =>
+            {
                 let chunk = message::access::<message::ArchivedRangeChunk>(frame.kind, payload).map_err(protocol)?;
                 self.lines_written += sort_output::lines_in(&chunk.text);
-                if let Some(writer) = self.writer.as_mut()
-                    && writer.write(chunk.text.to_vec())?
-                {
-                    // The writer is behind: stop reading from this worker.
-                    self.reactor.set_paused(self.links[rank].token, true);
+                let text = chunk.text.to_vec();
+                match self.ahead.as_mut() {
+                    Some(ahead) if rank != self.pulling => {
+                        ahead.hold(rank, text);
+                        if ahead.is_full() {
+                            self.reactor.set_paused(self.links[rank].token, true);
+                        }
+                    }
+                    _ => self.write_output(rank, text)?,
                 }
             }
             Kind::WordBatch if self.phase == Phase::Redistribute => match self.gather.as_mut() {

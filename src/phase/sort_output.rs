@@ -4,6 +4,14 @@
 //! whole records (one line each), at most as many as the pull asks for; the
 //! master writes the ranges in rank order, which is result order because
 //! rank r's range precedes rank r + 1's.
+//!
+//! The master pulls every rank at once, so that all of them format and send
+//! at the same time, and holds what later ranks send (`Ahead`, up to
+//! `AHEAD_BYTES`, beyond which it stops reading them) until their turn.
+//! Only with `--top`, where how much a rank may send depends on how much
+//! the ranks before it had, does it pull the ranks one after the other.
+
+use std::collections::VecDeque;
 
 use crate::entries::Entries;
 use crate::error::{Error, Result};
@@ -49,6 +57,43 @@ pub fn master(stats: &[NodeStats], lines_written: u64, expected: (u64, u64), sha
         });
     }
     Ok(())
+}
+
+/// Master side: how many bytes of later ranks' ranges are held, at most (and
+/// one chunk a rank), while an earlier rank's is written.
+pub const AHEAD_BYTES: usize = 64 << 20;
+
+/// Master side: the chunks of ranks whose turn to be written has not come,
+/// kept in the order they came until their turn.
+#[derive(Debug)]
+pub struct Ahead {
+    chunks: Vec<VecDeque<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl Ahead {
+    /// Room for `ranks` ranks' chunks.
+    pub fn new(ranks: usize) -> Ahead {
+        Ahead { chunks: vec![VecDeque::new(); ranks], bytes: 0 }
+    }
+
+    /// Keeps a chunk of `rank` for its turn.
+    pub fn hold(&mut self, rank: usize, chunk: Vec<u8>) {
+        self.bytes += chunk.len();
+        self.chunks[rank].push_back(chunk);
+    }
+
+    /// Every chunk held for `rank`, oldest first.
+    pub fn take(&mut self, rank: usize) -> VecDeque<Vec<u8>> {
+        let chunks = std::mem::take(&mut self.chunks[rank]);
+        self.bytes -= chunks.iter().map(Vec::len).sum::<usize>();
+        chunks
+    }
+
+    /// True when no more should be read ahead.
+    pub fn is_full(&self) -> bool {
+        self.bytes >= AHEAD_BYTES
+    }
 }
 
 /// Master side: the number of lines in a chunk (words never hold a newline).

@@ -415,7 +415,8 @@ impl Job {
     }
 
     // ---- Phase 6: sort and output. The range is sorted as soon as the
-    // phase begins, and streamed when the master pulls it (in rank order).
+    // phase begins, and streamed when the master pulls it (every rank at once,
+    // or one after the other with `--top`).
 
     fn begin_sort_output(&mut self, node: &Node) -> Result<()> {
         let mut range = self.range.take().ok_or_else(|| from_master(ProtocolError::Unexpected(Kind::Begin)))?;

@@ -48,6 +48,9 @@ const BIND_BACKOFF: Duration = Duration::from_millis(250);
 /// How long a master that said hello has to send its job spec (a master
 /// sends it once every worker has answered, within its 10 s connect limit).
 const JOB_SPEC_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a new job waits for the compute of a job that ended early to
+/// stop (it checks for cancellation every few thousand words or a batch).
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 /// Peer links that may wait for a job spec that has not arrived yet (a job
 /// has one per other worker; they are closed if another job starts).
 const MAX_PARKED: usize = 256;
@@ -85,7 +88,7 @@ pub fn serve(listen: &str, threads: usize, memory: MemoryLimit, secret: Secret, 
         None => tracing::info!("no secret: only nodes without one can connect"),
     }
     let mut worker = Worker {
-        node: Node { reactor, handoff, pool: Arc::new(pool), memory: Arc::new(memory) },
+        node: Node { reactor, handoff, pool: Arc::new(pool), memory: Arc::new(memory), running: Arc::default() },
         from_compute,
         stalled: None,
         strangers: HashMap::new(),
@@ -359,6 +362,7 @@ impl Worker {
         let spec = message::access::<message::ArchivedJobSpec>(Kind::JobSpec, &frame.payload)
             .map_err(|error| Error::Protocol { peer: "the master".into(), error })?;
         crate::failpoint::crash_point("worker", Phase::Init);
+        self.settle_compute();
         let setup = init::open(spec)?;
         crate::logs::set_source(crate::logs::in_job(&format!("worker {}", setup.rank), setup.job_id));
         tracing::info!("job starts: rank {} of {}, {} splits", setup.rank, setup.peers.len(), setup.splits.len());
@@ -371,6 +375,31 @@ impl Worker {
             }
         }
         job.finish_init(&mut self.node)
+    }
+
+    /// Before a job starts: waits (up to `SETTLE_LIMIT`) for the compute of
+    /// a job that ended early (failed, aborted) to notice and stop, dropping
+    /// what it hands over, so that the new job neither shares the pool with
+    /// it nor finds its tables still in memory (`--memory-limit` counts
+    /// them).
+    fn settle_compute(&mut self) {
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        self.stalled = None;
+        loop {
+            while self.from_compute.try_recv().is_ok() {}
+            if !self.node.computing() {
+                // Handed over before it ended: the last items are queued.
+                while self.from_compute.try_recv().is_ok() {}
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!("the previous job's compute is still running");
+                break;
+            }
+            let _ = self.from_compute.recv_timeout(left.min(Duration::from_millis(10)));
+        }
+        crate::alloc::give_back();
     }
 
     fn on_closed(&mut self, token: Token, why: Closed) {

@@ -4,6 +4,7 @@
 //! none of them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::ThreadPool;
 
@@ -76,6 +77,8 @@ pub(super) struct Node {
     pub(super) pool: Arc<ThreadPool>,
     /// The memory this worker may hold (`--memory-limit`).
     pub(super) memory: Arc<MemoryLimit>,
+    /// Compute tasks started and not yet ended (their outcome handed over).
+    pub(super) running: Arc<AtomicUsize>,
 }
 
 impl Node {
@@ -92,12 +95,20 @@ impl Node {
     /// Runs `work` on the compute pool and hands its outcome to the loop.
     pub(super) fn compute(&self, job: u64, work: impl FnOnce() -> Result<Computed> + Send + 'static) {
         let handoff = self.handoff.clone();
+        let running = Arc::clone(&self.running);
+        running.fetch_add(1, Ordering::AcqRel);
         self.pool.spawn(move || {
             let msg = match work() {
                 Ok(result) => ToLoop::Computed { job, result },
                 Err(error) => ToLoop::Failed { job, error },
             };
             let _ = handoff.send(msg);
+            running.fetch_sub(1, Ordering::AcqRel);
         });
+    }
+
+    /// True while compute started by a job still runs.
+    pub(super) fn computing(&self) -> bool {
+        self.running.load(Ordering::Acquire) > 0
     }
 }

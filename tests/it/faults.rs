@@ -186,6 +186,34 @@ fn connection_of(pid: u32, port: u16) -> Option<(u16, u16)> {
     })
 }
 
+/// Phase 6 pulls every rank at once: while worker 0 is stopped at the start
+/// of phase 6, worker 1 streams its whole range and reports; the master
+/// holds it until worker 0's range is written, and the result is exact.
+/// (When the master pulled the ranks in turn, worker 1 waited for worker 0.)
+#[test]
+fn a_later_rank_that_streams_first_is_written_in_its_turn() {
+    let kjv = data("kjvbible.txt");
+    let mut late = std::process::Command::new(crate::util::BIN);
+    crate::util::without_secret(&mut late);
+    late.args(["worker", "--listen", "127.0.0.1:0", "--threads", "2", "-vv"]);
+    let workers = [Worker::start_with(&[("WORDFREQ_CRASH_AT", "worker:sort_output:stop")]), Worker::spawn(late)];
+    let dir = Dir::new();
+    let mut master = dir.cmd(&["master", "-q", "--heartbeat-timeout", "60", "--workers", &addrs(&workers)]);
+    let master = master.arg(&kjv).stderr(std::process::Stdio::piped()).spawn().unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while process_state(workers[0].pid()) != 'T' || !workers[1].log().contains("sort_output done") {
+        assert!(std::time::Instant::now() < deadline, "worker 1 never finished phase 6:\n{}", workers[1].log());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        std::process::Command::new("kill").args(["-CONT", &workers[0].pid().to_string()]).status().unwrap().success()
+    );
+    let out = master.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), workers[0].log());
+    assert_eq!(dir.read("resultats.txt"), crate::oracle::expected(std::slice::from_ref(&kjv), true));
+}
+
 /// A peer link cut (`ss -K`, as a firewall or a NAT timeout would) once
 /// shuffle 2 is over is no failure, and the phase figures stay true: the
 /// worker that reports after losing it used to count traffic over its live

@@ -119,15 +119,17 @@ fn a_worker_over_its_limit_fails_the_job_then_serves_the_next() {
     let workers: Vec<Worker> = (0..2)
         .map(|_| {
             let mut cmd = Command::new(BIN);
-            cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "1", "--memory-limit", "12M", "-v"]);
+            // The next job (the sample text) peaks at about 12 MiB a worker,
+            // which a limit of 12M left no room for when tests run side by side.
+            cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "1", "--memory-limit", "16M", "-v"]);
             Worker::spawn(cmd)
         })
         .collect();
     let dir = Dir::new();
-    let input = dir.write("distinct.txt", distinct_words(600_000));
+    let input = dir.write("distinct.txt", distinct_words(1_200_000));
     let list = addrs(&workers);
     let stderr = fails(dir.cmd(&["master", "-q", "--workers", &list, "-o", "out.txt", input.to_str().unwrap()]), 1);
-    assert_memory_error(&stderr, "12.00 MiB");
+    assert_memory_error(&stderr, "16.00 MiB");
     let named = (0..2).any(|r| stderr.contains(&format!("worker {r} ({}) failed during ", workers[r].addr)));
     assert!(named, "{stderr}");
     assert!(!dir.join("out.txt").exists());
