@@ -14,8 +14,6 @@
 
 use std::collections::BTreeSet;
 
-use rayon::slice::ParallelSliceMut;
-
 use crate::counts::WordCounts;
 use crate::entries::sort_key;
 use crate::error::{Error, Result};
@@ -219,7 +217,8 @@ pub fn total_shares(stats: &[NodeStats], distinct: u64) -> Result<Vec<u64>> {
 }
 
 /// Worker side: for each requested count, every `stride`-th of this worker's
-/// words with that count, in word order, with its position.
+/// words with that count, in word order, with its position. The words at
+/// those positions are found by selection, not by sorting them all.
 pub fn samples(table: &WordCounts, counts: &[u64], stride: u64) -> Vec<SampleGroup> {
     let stride = stride.max(1) as usize;
     let mut groups: Vec<Vec<(u64, &[u8])>> = vec![Vec::new(); counts.len()];
@@ -228,18 +227,47 @@ pub fn samples(table: &WordCounts, counts: &[u64], stride: u64) -> Vec<SampleGro
             groups[i].push((sort_key(word), word));
         }
     }
+    let by_word = |a: &(u64, &[u8]), b: &(u64, &[u8])| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1));
     counts
         .iter()
         .zip(groups)
         .map(|(&count, mut words)| {
-            words.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+            let positions: Vec<usize> = (0..words.len()).step_by(stride).collect();
+            select_positions(&mut words, &positions, 0, &by_word);
             let mut batch = WordBatch::default();
-            for (position, (_, word)) in words.iter().enumerate().step_by(stride) {
-                batch.push(word, position as u64);
+            for &position in &positions {
+                batch.push(words[position].1, position as u64);
             }
             SampleGroup { count, words: batch }
         })
         .collect()
+}
+
+/// Puts in place, as sorting `items` by `order` (a strict order) would, the
+/// items at `positions` (ascending, each at least `base`, the position of
+/// `items[0]`): a selection at the middle position splits the items and the
+/// positions in two, and each half is done the same way. Every level of
+/// halving is one pass over the items, so m positions cost about log2(m)
+/// passes where a sort costs log2(n).
+fn select_positions<T: Send>(
+    items: &mut [T],
+    positions: &[usize],
+    base: usize,
+    order: &(impl Fn(&T, &T) -> std::cmp::Ordering + Sync),
+) {
+    let half = positions.len() / 2;
+    let Some(&middle) = positions.get(half) else { return };
+    let (below, _, above) = items.select_nth_unstable_by(middle - base, order);
+    let (left, right) = (&positions[..half], &positions[half + 1..]);
+    if below.len() + above.len() >= 1 << 16 {
+        rayon::join(
+            || select_positions(below, left, base, order),
+            || select_positions(above, right, middle + 1, order),
+        );
+    } else {
+        select_positions(below, left, base, order);
+        select_positions(above, right, middle + 1, order);
+    }
 }
 
 /// Worker side: how many of this worker's words each rank will own.
@@ -342,5 +370,36 @@ mod tests {
         let plan = Plan::new(&tables.iter().map(Histogram::of).collect::<Vec<_>>());
         assert!(plan.sample_counts().is_empty());
         assert_balanced(&simulate(&words, 4), 1000);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn selected_positions_hold_what_a_sort_puts_there(
+            mut items in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..3000),
+            stride in 1usize..400,
+        ) {
+            items.sort_unstable();
+            items.dedup(); // a strict order, as words in a table are
+            let sorted = items.clone();
+            items.reverse();
+            let third = items.len() / 3;
+            items.rotate_left(third);
+            let positions: Vec<usize> = (0..items.len()).step_by(stride).collect();
+            select_positions(&mut items, &positions, 0, &|a: &u32, b: &u32| a.cmp(b));
+            for &p in &positions {
+                proptest::prop_assert_eq!(items[p], sorted[p]);
+            }
+        }
+    }
+
+    #[test]
+    fn selection_across_the_parallel_threshold_matches_a_sort() {
+        let n = 300_007;
+        let mut items: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        let positions: Vec<usize> = (0..n).step_by(997).collect();
+        select_positions(&mut items, &positions, 0, &|a: &u64, b: &u64| a.cmp(b));
+        assert!(positions.iter().all(|&p| items[p] == sorted[p]));
     }
 }
