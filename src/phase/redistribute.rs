@@ -153,32 +153,57 @@ impl Plan {
     fn cut_inside(&self, count: u64, offset: u64, samples: &[Vec<SampleSet>]) -> Cut {
         let sets: Vec<Option<&SampleSet>> =
             samples.iter().map(|groups| groups.iter().find(|s| s.count == count)).collect();
-        let size_on = |worker: usize| {
-            self.sizes.get(worker).and_then(|s| s.iter().find(|(c, _)| *c == count)).map_or(0, |&(_, n)| n)
-        };
-        // Candidates: the group's start, and every sampled word.
-        let mut best = (offset, Cut::group_start(count));
-        for (owner, set) in sets.iter().enumerate() {
+        let sizes: Vec<u64> = (0..sets.len())
+            .map(|worker| {
+                self.sizes.get(worker).and_then(|s| s.iter().find(|(c, _)| *c == count)).map_or(0, |&(_, n)| n)
+            })
+            .collect();
+        cut_at(count, offset, &sets, &sizes)
+    }
+}
+
+/// The cut inside the group of `count` whose estimated position in the
+/// whole group is nearest `offset`. Candidates are the group's start and
+/// every sampled word; a sampled word's position is its owner's exact one
+/// plus, for every other worker, an estimate from that worker's samples
+/// (`estimate_below`). The candidates are walked in word order, so each
+/// worker's count of samples below the word only moves forward: the cost is
+/// the candidates times the workers, not times a search in each worker's
+/// samples as well. Ties go to the group's start, then to the lowest worker
+/// and sample.
+fn cut_at(count: u64, offset: u64, sets: &[Option<&SampleSet>], sizes: &[u64]) -> Cut {
+    let mut candidates: Vec<(&[u8], usize, usize)> = sets
+        .iter()
+        .enumerate()
+        .filter_map(|(owner, set)| set.map(|set| (owner, set)))
+        .flat_map(|(owner, set)| set.words.iter().enumerate().map(move |(i, w)| (w.as_slice(), owner, i)))
+        .collect();
+    candidates.sort_unstable();
+    let mut below = vec![0usize; sets.len()];
+    let mut best: (u64, Option<(usize, usize)>) = (offset, None);
+    for &(word, owner, index) in &candidates {
+        let mut estimate = 0u64;
+        for (worker, set) in sets.iter().enumerate() {
             let Some(set) = set else { continue };
-            for (word, &position) in set.words.iter().zip(&set.positions) {
-                let mut estimate = 0;
-                for (worker, other) in sets.iter().enumerate() {
-                    estimate = u64::saturating_add(
-                        estimate,
-                        if worker == owner {
-                            position
-                        } else {
-                            other.map_or(0, |o| words_below(o, word, size_on(worker)))
-                        },
-                    );
-                }
-                let miss = estimate.abs_diff(offset);
-                if miss < best.0 {
-                    best = (miss, Cut { count, word: word.clone() });
-                }
+            let m = &mut below[worker];
+            while set.words.get(*m).is_some_and(|w| w.as_slice() < word) {
+                *m += 1;
             }
+            let term = if worker == owner {
+                set.positions.get(index).copied().unwrap_or(0)
+            } else {
+                estimate_below(set, *m, sizes.get(worker).copied().unwrap_or(0))
+            };
+            estimate = estimate.saturating_add(term);
         }
-        best.1
+        let miss = estimate.abs_diff(offset);
+        if miss < best.0 || miss == best.0 && best.1.is_some_and(|b| (owner, index) < b) {
+            best = (miss, Some((owner, index)));
+        }
+    }
+    match best.1.and_then(|(owner, index)| sets[owner].and_then(|set| set.words.get(index))) {
+        Some(word) => Cut { count, word: word.clone() },
+        None => Cut::group_start(count),
     }
 }
 
@@ -186,15 +211,15 @@ fn cut_less(a: &Cut, b: &Cut) -> bool {
     crate::order::compare(&a.word, a.count, &b.word, b.count) == std::cmp::Ordering::Less
 }
 
-/// Estimates how many of a worker's words (with the sampled count) sort
-/// below `word`, from its samples: between the position after the last
-/// sample below `word` and the position of the first sample above it.
-fn words_below(set: &SampleSet, word: &[u8], size: u64) -> u64 {
-    let m = set.words.partition_point(|w| w.as_slice() < word);
-    if m == 0 {
+/// Estimates how many of a worker's words (with the sampled count, `size`
+/// of them) sort below a word that `m` of its samples sort below: between
+/// the position after the last sample below it and the position of the
+/// first sample above it.
+fn estimate_below(set: &SampleSet, m: usize, size: u64) -> u64 {
+    let Some(&last_below) = m.checked_sub(1).and_then(|i| set.positions.get(i)) else {
         return 0;
-    }
-    let low = set.positions[m - 1].saturating_add(1);
+    };
+    let low = last_below.saturating_add(1);
     let high = set.positions.get(m).copied().unwrap_or(size).max(low);
     low + (high - low) / 2
 }
@@ -401,5 +426,53 @@ mod tests {
         let positions: Vec<usize> = (0..n).step_by(997).collect();
         select_positions(&mut items, &positions, 0, &|a: &u64, b: &u64| a.cmp(b));
         assert!(positions.iter().all(|&p| items[p] == sorted[p]));
+    }
+
+    /// The cut by the definition: every candidate's estimate computed with
+    /// a search in every other worker's samples.
+    fn cut_by_search(count: u64, offset: u64, sets: &[Option<&SampleSet>], sizes: &[u64]) -> Cut {
+        let mut best = (offset, Cut::group_start(count));
+        for (owner, set) in sets.iter().enumerate() {
+            let Some(set) = set else { continue };
+            for (word, &position) in set.words.iter().zip(&set.positions) {
+                let mut estimate = 0u64;
+                for (worker, other) in sets.iter().enumerate() {
+                    estimate += match other {
+                        _ if worker == owner => position,
+                        Some(o) => estimate_below(o, o.words.partition_point(|w| w < word), sizes[worker]),
+                        None => 0,
+                    };
+                }
+                if estimate.abs_diff(offset) < best.0 {
+                    best = (estimate.abs_diff(offset), Cut { count, word: word.clone() });
+                }
+            }
+        }
+        best.1
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_walk_cuts_where_the_search_does(
+            words in proptest::collection::btree_set(proptest::collection::vec(b'a'..=b'e', 1..5), 0..200),
+            owners in proptest::collection::vec(0usize..4, 200),
+            gaps in proptest::collection::vec(1u64..40, 200),
+            offset in 0u64..3000,
+        ) {
+            // Each worker samples some of the words, in order, at increasing positions.
+            let mut sets = vec![SampleSet { count: 1, ..SampleSet::default() }; 4];
+            for (i, word) in words.iter().enumerate() {
+                let set = &mut sets[owners[i]];
+                let position = set.positions.last().map_or(0, |p| p + gaps[i]);
+                set.words.push(word.clone());
+                set.positions.push(position);
+            }
+            let sizes: Vec<u64> = sets.iter().map(|s| s.positions.last().map_or(0, |p| p + 5)).collect();
+            let mut refs: Vec<Option<&SampleSet>> = sets.iter().map(Some).collect();
+            if offset % 2 == 0 {
+                refs[3] = None; // a worker without words of this count
+            }
+            proptest::prop_assert_eq!(cut_at(1, offset, &refs, &sizes), cut_by_search(1, offset, &refs, &sizes));
+        }
     }
 }
