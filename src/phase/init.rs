@@ -87,6 +87,12 @@ pub struct Setup {
     pub heartbeat_timeout: Duration,
 }
 
+/// How long the master lets a link stay silent, from its job spec (at
+/// least 50 ms).
+pub fn heartbeat_timeout(spec: &ArchivedJobSpec) -> Duration {
+    Duration::from_millis(u64::from(spec.heartbeat_ms.to_native()).max(50))
+}
+
 /// Worker side: checks a spec and the files its splits touch.
 pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
     let bad = |what: String| Error::JobSpec(format!("invalid job spec: {what}"));
@@ -149,7 +155,7 @@ pub fn open(spec: &ArchivedJobSpec) -> Result<Setup> {
         .ok_or_else(|| bad(format!("unknown redistribution plan {}", spec.redistribute)))?;
     let format = Format::from_code(spec.format).ok_or_else(|| bad(format!("unknown result format {}", spec.format)))?;
     let select = Select { top: spec.top.to_native(), min_count: spec.min_count.to_native() };
-    let heartbeat_timeout = Duration::from_millis(u64::from(spec.heartbeat_ms.to_native()).max(50));
+    let heartbeat_timeout = heartbeat_timeout(spec);
     Ok(Setup {
         job_id: spec.job_id.to_native(),
         rank,

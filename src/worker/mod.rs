@@ -51,6 +51,8 @@ const JOB_SPEC_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a new job waits for the compute of a job that ended early to
 /// stop (it checks for cancellation every few thousand words or a batch).
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// How often the loop looks whether that compute has stopped.
+const SETTLE_POLL: Duration = Duration::from_millis(10);
 /// Peer links that may wait for a job spec that has not arrived yet (a job
 /// has one per other worker; they are closed if another job starts).
 const MAX_PARKED: usize = 256;
@@ -100,6 +102,7 @@ pub fn serve(listen: &str, threads: usize, memory: MemoryLimit, secret: Secret, 
         started: Instant::now(),
         jobs_served: 0,
         job_spec_due: None,
+        waiting_spec: None,
     };
     worker.run()
 }
@@ -160,6 +163,9 @@ struct Worker {
     progress: u64,
     /// When the linked master must have sent its job spec.
     job_spec_due: Option<Instant>,
+    /// A job spec that waits (until the instant) for the compute of a job
+    /// that ended early to stop.
+    waiting_spec: Option<(Frame, Instant)>,
     /// For `status`: compute threads, start time, jobs completed.
     threads: usize,
     started: Instant,
@@ -171,7 +177,9 @@ impl Worker {
         let mut events = Vec::new();
         loop {
             let parked_due = self.parked.first().map(|(_, _, since)| *since + JOB_SPEC_DEADLINE);
-            let due = [self.job_spec_due, parked_due].into_iter().flatten().min();
+            // While a job spec waits, the loop looks at compute every 10 ms.
+            let settle_due = self.waiting_spec.as_ref().map(|_| Instant::now() + SETTLE_POLL);
+            let due = [self.job_spec_due, parked_due, settle_due].into_iter().flatten().min();
             let timeout = due.map(|due| due.saturating_duration_since(Instant::now()));
             self.node.reactor.poll(timeout, &mut events).map_err(|e| Error::io("the event loop failed", e))?;
             if let Err(stop) = crate::signals::check() {
@@ -186,6 +194,7 @@ impl Worker {
                 job.feed_inbox(&mut self.node.reactor);
             }
             self.drain_handoff();
+            self.start_waiting_job();
         }
     }
 
@@ -298,20 +307,30 @@ impl Worker {
 
     fn on_frame(&mut self, token: Token, frame: Frame) {
         if Some(token) == self.master {
-            match self.on_master_frame(frame) {
-                Ok(()) => {}
-                Err(error @ Error::Protocol { .. }) => {
-                    // A broken frame ends the link as well as the job.
-                    self.fail_job(error);
-                    if let Some(master) = self.master.take() {
-                        self.node.reactor.close_gracefully(master);
-                    }
-                    self.drop_job(false);
-                }
-                Err(error) => self.fail_job(error),
-            }
+            let result = self.on_master_frame(frame);
+            self.after_master_frame(result);
             return;
         }
+        self.on_peer_frame(token, frame);
+    }
+
+    /// What an error in handling the master's frame does to the job.
+    fn after_master_frame(&mut self, result: Result<()>) {
+        match result {
+            Ok(()) => {}
+            Err(error @ Error::Protocol { .. }) => {
+                // A broken frame ends the link as well as the job.
+                self.fail_job(error);
+                if let Some(master) = self.master.take() {
+                    self.node.reactor.close_gracefully(master);
+                }
+                self.drop_job(false);
+            }
+            Err(error) => self.fail_job(error),
+        }
+    }
+
+    fn on_peer_frame(&mut self, token: Token, frame: Frame) {
         let Some(job) = self.job.as_mut() else {
             return self.refuse(token, frame.kind);
         };
@@ -335,7 +354,20 @@ impl Worker {
     fn on_master_frame(&mut self, frame: Frame) -> Result<()> {
         let master_error = |error| Error::Protocol { peer: "the master".into(), error };
         match frame.kind {
-            Kind::JobSpec if self.job.is_none() => self.start_job(&frame),
+            Kind::JobSpec if self.job.is_none() && self.waiting_spec.is_none() => {
+                self.job_spec_due = None;
+                if self.node.computing() {
+                    // The master hears from this worker at its rhythm meanwhile.
+                    let spec = message::access::<message::ArchivedJobSpec>(Kind::JobSpec, &frame.payload)
+                        .map_err(master_error)?;
+                    if let Some(master) = self.master {
+                        self.node.reactor.watch(master, init::heartbeat_timeout(spec));
+                    }
+                    self.waiting_spec = Some((frame, Instant::now() + SETTLE_LIMIT));
+                    return Ok(());
+                }
+                self.start_job(&frame)
+            }
             Kind::Abort | Kind::Finish => {
                 if frame.kind == Kind::Abort {
                     tracing::info!("the master aborted the job");
@@ -362,7 +394,7 @@ impl Worker {
         let spec = message::access::<message::ArchivedJobSpec>(Kind::JobSpec, &frame.payload)
             .map_err(|error| Error::Protocol { peer: "the master".into(), error })?;
         crate::failpoint::crash_point("worker", Phase::Init);
-        self.settle_compute();
+        crate::alloc::give_back();
         let setup = init::open(spec)?;
         crate::logs::set_source(crate::logs::in_job(&format!("worker {}", setup.rank), setup.job_id));
         tracing::info!("job starts: rank {} of {}, {} splits", setup.rank, setup.peers.len(), setup.splits.len());
@@ -377,29 +409,24 @@ impl Worker {
         job.finish_init(&mut self.node)
     }
 
-    /// Before a job starts: waits (up to `SETTLE_LIMIT`) for the compute of
-    /// a job that ended early (failed, aborted) to notice and stop, dropping
-    /// what it hands over, so that the new job neither shares the pool with
-    /// it nor finds its tables still in memory (`--memory-limit` counts
-    /// them).
-    fn settle_compute(&mut self) {
-        let deadline = Instant::now() + SETTLE_LIMIT;
-        self.stalled = None;
-        loop {
-            while self.from_compute.try_recv().is_ok() {}
-            if !self.node.computing() {
-                // Handed over before it ended: the last items are queued.
-                while self.from_compute.try_recv().is_ok() {}
-                break;
+    /// Starts the job whose spec waits, once the compute of the job that
+    /// ended early has stopped (whatever it handed over is dropped by
+    /// `drain_handoff`), or once `SETTLE_LIMIT` has passed: so that the new
+    /// job neither shares the pool with it nor finds its tables still in
+    /// memory (`--memory-limit` counts them). The loop runs meanwhile.
+    fn start_waiting_job(&mut self) {
+        let Some((_, due)) = self.waiting_spec.as_ref() else { return };
+        if self.node.computing() {
+            if Instant::now() < *due {
+                return;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                tracing::warn!("the previous job's compute is still running");
-                break;
-            }
-            let _ = self.from_compute.recv_timeout(left.min(Duration::from_millis(10)));
+            tracing::warn!("the previous job's compute is still running");
         }
-        crate::alloc::give_back();
+        // Handed over before it ended: its last items are queued.
+        self.drain_handoff();
+        let Some((frame, _)) = self.waiting_spec.take() else { return };
+        let result = self.start_job(&frame);
+        self.after_master_frame(result);
     }
 
     fn on_closed(&mut self, token: Token, why: Closed) {
@@ -416,6 +443,7 @@ impl Worker {
                 why => tracing::warn!("lost the master: {why}"),
             }
             self.master = None;
+            self.waiting_spec = None;
             self.drop_job(false);
             return;
         }
