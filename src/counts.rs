@@ -3,11 +3,13 @@
 //! The table's slots are 16 bytes (`slots.rs`: open addressing, linear
 //! probing): a word of up to 7 bytes is stored in the slot itself (its bytes
 //! and its length in one `u64` key) and placed by that key, so counting it
-//! needs no word hash, compares one integer and touches no other memory; a
-//! longer word's slot holds its hash and where its record is in the arena
-//! (`records.rs`: count, length, bytes), read only when the hash matches.
-//! Counting is bound by loading slots, so the hot loop (`Counter`) gathers
-//! 32 short words, asks for all their slots, then adds them.
+//! needs no word hash, compares one integer and touches no other memory. A
+//! word of 8 to 15 bytes is stored the same way in a second array of
+//! 32-byte slots (two keys, a count). A longer word's slot holds its hash
+//! and where its record is in the arena (`records.rs`: count, length,
+//! bytes), read only when the hash matches. Counting is bound by loading
+//! slots, so the hot loop (`Counter`) gathers 32 short (or medium) words,
+//! asks for all their slots, then adds them.
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a
@@ -19,7 +21,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::records::Records;
-use crate::slots::{Found, Slot, Slots};
+use crate::slots::{Found, Slot, Slots, WideSlot};
 
 /// Fixed seeds: the hash must be the same on every node and in every run.
 static HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
@@ -76,6 +78,8 @@ pub fn hash_fingerprint() -> u64 {
 const SHORT: usize = 7;
 /// The key byte that holds a short word's length (0 marks a long word).
 const LEN_SHIFT: u32 = 56;
+/// Words of `SHORT + 1` to this many bytes live in a wide slot.
+const MEDIUM: usize = 15;
 
 /// Word counts: a hash table of small slots, with long words (and their
 /// counts) as records in an arena.
@@ -91,6 +95,9 @@ pub struct WordCounts {
     /// one more than the offset of its record in `records`, and `value` its
     /// word hash: probes and growth never leave the table.
     slots: Slots,
+    /// Medium words: in `key`, the word's first 8 bytes, then its other
+    /// bytes and (last byte) its length; `value` its count.
+    wide: Slots<WideSlot>,
     /// Long words while the table is indexed; every word once compacted.
     records: Records,
     /// False once compacted: `slots` is empty and `records` holds every word.
@@ -109,7 +116,15 @@ impl Default for WordCounts {
     fn default() -> Self {
         static TABLES: AtomicU64 = AtomicU64::new(0);
         let salt = TABLES.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        WordCounts { slots: Slots::default(), records: Records::new(), indexed: true, distinct: 0, total: 0, salt }
+        WordCounts {
+            slots: Slots::default(),
+            wide: Slots::default(),
+            records: Records::new(),
+            indexed: true,
+            distinct: 0,
+            total: 0,
+            salt,
+        }
     }
 }
 
@@ -142,10 +157,30 @@ fn short_key(head: u64, len: usize) -> u64 {
     head | (len as u64) << LEN_SHIFT
 }
 
+/// The keys of a medium word (`SHORT + 1` to `MEDIUM` bytes) whose
+/// `head_of` is `head`: its first 8 bytes, then its other bytes with its
+/// length in the last byte (never 0).
+#[inline(always)]
+fn medium_keys(head: u64, word: &[u8]) -> (u64, u64) {
+    let len = word.len();
+    let mut last = [0u8; 8];
+    last.copy_from_slice(&word[len - 8..]);
+    // The last 8 bytes, less those that are also in the head (all of them
+    // for a word of 8 bytes: a shift by 64 in two steps).
+    let rest = (u64::from_le_bytes(last) >> (8 * (16 - len) - 1)) >> 1;
+    (head, rest | (len as u64) << LEN_SHIFT)
+}
+
+/// Where a medium word's slot goes in a table salted with `salt`.
+#[inline(always)]
+fn wide_place((head, rest): (u64, u64), salt: u64) -> u64 {
+    place(head ^ rest.wrapping_mul(0x9E37_79B9_7F4A_7C15), salt)
+}
+
 /// How many short words a `Counter` gathers before it adds them.
 const BATCH: usize = 32;
 
-/// Adds words to a table, short words a batch at a time (see
+/// Adds words to a table, short and medium words a batch at a time (see
 /// `WordCounts::counter`).
 #[derive(Debug)]
 pub struct Counter<'t> {
@@ -153,26 +188,46 @@ pub struct Counter<'t> {
     /// Slot keys of the short words gathered so far.
     keys: [u64; BATCH],
     gathered: usize,
+    /// Keys of the medium words gathered so far.
+    wide_keys: [(u64, u64); BATCH],
+    wide_gathered: usize,
 }
 
 impl Counter<'_> {
-    /// Adds one occurrence of `word`, whose `head_of` is `head`. Kept small,
-    /// so that it is inlined into the tokenizer's loop.
+    /// Adds one occurrence of `word`, whose `head_of` is `head`; returns
+    /// how many words went into the table (0 while gathering), so that a
+    /// caller can meter per batch rather than per word. Kept small, so
+    /// that it is inlined into the tokenizer's loop.
     #[inline(always)]
-    pub fn add(&mut self, head: u64, word: &[u8]) {
-        if !(1..=SHORT).contains(&word.len()) {
-            self.add_long(head, word);
-            return;
-        }
-        self.keys[self.gathered] = short_key(head, word.len());
-        self.gathered += 1;
-        if self.gathered == BATCH {
-            self.add_gathered();
+    pub fn add(&mut self, head: u64, word: &[u8]) -> u32 {
+        match word.len() {
+            1..=SHORT => {
+                self.keys[self.gathered] = short_key(head, word.len());
+                self.gathered += 1;
+                if self.gathered == BATCH {
+                    self.add_gathered();
+                    return BATCH as u32;
+                }
+                0
+            }
+            8..=MEDIUM => {
+                self.wide_keys[self.wide_gathered] = medium_keys(head, word);
+                self.wide_gathered += 1;
+                if self.wide_gathered == BATCH {
+                    self.add_wide_gathered();
+                    return BATCH as u32;
+                }
+                0
+            }
+            _ => {
+                self.add_long(head, word);
+                1
+            }
         }
     }
 
-    /// Adds a word longer than a slot holds, at once (gathering long words
-    /// too, which means copying them, measured slower).
+    /// Adds a long word at once (gathering long words too, which means
+    /// copying them, measured slower).
     #[inline(never)]
     fn add_long(&mut self, head: u64, word: &[u8]) {
         self.table.add_long(hash_with_head(head, word), word, 1);
@@ -194,6 +249,21 @@ impl Counter<'_> {
         self.gathered = 0;
     }
 
+    /// Adds the gathered medium words, as `add_gathered` adds short ones.
+    #[inline(never)]
+    fn add_wide_gathered(&mut self) {
+        let keys = &self.wide_keys[..self.wide_gathered];
+        let mut places = [0u64; BATCH];
+        for (at, &key) in places.iter_mut().zip(keys) {
+            *at = wide_place(key, self.table.salt);
+            self.table.wide.prefetch(*at);
+        }
+        for (&key, &at) in keys.iter().zip(&places) {
+            self.table.add_placed_medium(key, at, 1);
+        }
+        self.wide_gathered = 0;
+    }
+
     /// Distinct words in the table (those still gathered not included).
     pub fn distinct(&self) -> usize {
         self.table.len()
@@ -203,6 +273,7 @@ impl Counter<'_> {
 impl Drop for Counter<'_> {
     fn drop(&mut self) {
         self.add_gathered();
+        self.add_wide_gathered();
     }
 }
 
@@ -223,6 +294,7 @@ impl WordCounts {
     pub fn add_with_head(&mut self, head: u64, word: &[u8], n: u64) {
         match word.len() {
             1..=SHORT => self.add_short(short_key(head, word.len()), n),
+            8..=MEDIUM => self.add_medium(medium_keys(head, word), n),
             _ => self.add_long(hash_with_head(head, word), word, n),
         }
     }
@@ -233,29 +305,30 @@ impl WordCounts {
     pub fn add_hashed(&mut self, hash: u64, head: u64, word: &[u8], n: u64) {
         match word.len() {
             1..=SHORT => self.add_short(short_key(head, word.len()), n),
+            8..=MEDIUM => self.add_medium(medium_keys(head, word), n),
             _ => self.add_long(hash, word, n),
         }
     }
 
     /// Asks for the slot of a word to be loaded (the arguments of a coming
-    /// `add_hashed`: its hash, head and length).
+    /// `add_hashed`: its hash, head and bytes).
     #[inline(always)]
-    pub fn prefetch(&self, hash: u64, head: u64, len: usize) {
-        let at = match len {
-            1..=SHORT => place(short_key(head, len), self.salt),
-            _ => place(hash, self.salt),
-        };
-        self.slots.prefetch(at);
+    pub fn prefetch(&self, hash: u64, head: u64, word: &[u8]) {
+        match word.len() {
+            1..=SHORT => self.slots.prefetch(place(short_key(head, word.len()), self.salt)),
+            8..=MEDIUM => self.wide.prefetch(wide_place(medium_keys(head, word), self.salt)),
+            _ => self.slots.prefetch(place(hash, self.salt)),
+        }
     }
 
-    /// Counts words of the hot loop: short words are gathered and added a
+    /// Counts words of the hot loop: short and medium words are gathered and added a
     /// batch at a time, so that the loads of their slots overlap (drop the
     /// counter to add the last ones).
     pub fn counter(&mut self) -> Counter<'_> {
         if !self.indexed {
             self.reindex();
         }
-        Counter { table: self, keys: [0; BATCH], gathered: 0 }
+        Counter { table: self, keys: [0; BATCH], gathered: 0, wide_keys: [(0, 0); BATCH], wide_gathered: 0 }
     }
 
     /// Adds `n` occurrences of the short word whose slot key is `key`.
@@ -279,6 +352,35 @@ impl WordCounts {
             }
             Found::Vacant(i) => {
                 self.slots.insert(i, at, Slot { key: key.to_le_bytes(), value: n }, |s| placement(s, salt));
+                self.distinct += 1;
+            }
+        }
+    }
+
+    /// Adds `n` occurrences of the medium word whose keys are `keys`.
+    #[inline(always)]
+    fn add_medium(&mut self, keys: (u64, u64), n: u64) {
+        self.add_placed_medium(keys, wide_place(keys, self.salt), n);
+    }
+
+    /// `add_medium` of keys whose placement `at` is known.
+    #[inline(always)]
+    fn add_placed_medium(&mut self, keys: (u64, u64), at: u64, n: u64) {
+        if !self.indexed {
+            self.reindex();
+        }
+        self.total = self.total.wrapping_add(n);
+        let salt = self.salt;
+        match self.wide.find(at, |s| s.keys() == keys) {
+            Found::At(i) => {
+                let slot = self.wide.get_mut(i);
+                slot.value = slot.value.wrapping_add(n);
+            }
+            Found::Vacant(i) => {
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&keys.0.to_le_bytes());
+                key[8..].copy_from_slice(&keys.1.to_le_bytes());
+                self.wide.insert(i, at, WideSlot { key, value: n }, |s| wide_place(s.keys(), salt));
                 self.distinct += 1;
             }
         }
@@ -335,15 +437,16 @@ impl WordCounts {
 
     /// Heap bytes held, roughly: what flushing the table would free.
     pub fn heap_bytes(&self) -> usize {
-        self.records.capacity() + self.slots.heap_bytes()
+        self.records.capacity() + self.slots.heap_bytes() + self.wide.heap_bytes()
     }
 
-    /// Every (word, count), in no particular order: short words from the
-    /// table, then long words in the order they came.
+    /// Every (word, count), in no particular order: short and medium words
+    /// from the table, then long words in the order they came.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
         let shorts = self.slots.iter().filter(|s| short_len(s) > 0).map(|s| (&s.key[..short_len(s)], s.value));
+        let mediums = self.wide.iter().map(|s| (&s.key[..usize::from(s.key[15])], s.value));
         let records = self.records.iter().map(|(_, word, count)| (word, count));
-        shorts.chain(records)
+        shorts.chain(mediums).chain(records)
     }
 
     /// Every (hash, word, count), in the order of `iter`.
@@ -364,7 +467,11 @@ impl WordCounts {
                 self.records.push(&s.key[..len], s.value);
             }
         }
+        for s in self.wide.iter() {
+            self.records.push(&s.key[..usize::from(s.key[15])], s.value);
+        }
         self.slots = Slots::default();
+        self.wide = Slots::default();
         self.records.shrink_to_fit();
         self.indexed = false;
     }
@@ -455,7 +562,7 @@ mod tests {
 
     #[test]
     fn words_alike_but_for_a_length_or_zero_byte_stay_apart() {
-        let words: [&[u8]; 8] = [
+        let words: [&[u8]; 13] = [
             b"abcdefg",
             b"abcdefg\x07",
             b"abcdefg\x08",
@@ -464,6 +571,11 @@ mod tests {
             b"abc",
             b"abc\0\0\0\0\x03",
             b"abcdefgh\x08",
+            b"abcdefghijklmn",
+            b"abcdefghijklmn\0",
+            b"abcdefghijklmno",
+            b"abcdefghijklmno\0",
+            b"\0\0\0\0\0\0\0\0\0",
         ];
         let mut t = WordCounts::new();
         for (i, w) in words.iter().enumerate() {

@@ -200,12 +200,13 @@ pub struct Meter<'a> {
 }
 
 impl Meter<'_> {
-    /// Counts one word; every `CHECK_WORDS` words, checks the limit
+    /// Counts `words` words; every `CHECK_WORDS` words, checks the limit
     /// (`distinct` as for `MemoryLimit::check`).
     #[inline]
-    pub fn tick(&mut self, distinct: impl FnOnce() -> usize) {
-        self.left -= 1;
-        if self.left == 0 {
+    pub fn tick(&mut self, words: u32, distinct: impl FnOnce() -> usize) {
+        if words < self.left {
+            self.left -= words;
+        } else {
             self.check(distinct);
         }
     }
@@ -442,11 +443,12 @@ mod tests {
         let stop = AtomicBool::new(false);
         let limit = MemoryLimit { bytes: 1, basis: "a test".into() };
         let mut meter = limit.meter(&stop);
-        for _ in 1..CHECK_WORDS {
-            meter.tick(|| 0);
+        for _ in 1..CHECK_WORDS / 4 {
+            meter.tick(4, || 0);
         }
+        meter.tick(3, || 0);
         assert!(!stop.load(Ordering::Relaxed));
-        meter.tick(|| 7);
+        meter.tick(1, || 7);
         assert!(stop.load(Ordering::Relaxed));
         let error = meter.finish(Ok(())).unwrap_err();
         assert!(error.to_string().contains("after 7 distinct words"), "{error}");

@@ -85,7 +85,7 @@ impl SharedCounts {
             words = words.saturating_add(count);
             let head = head_of(word);
             let hash = hash_with_head(head, word);
-            self.part(hash).prefetch(hash, head, word.len());
+            self.part(hash).prefetch(hash, head, word);
             let (hash, word, count) = std::mem::replace(&mut ring[next], (hash, word, count));
             next = (next + 1) % AHEAD;
             if pending == AHEAD {
@@ -191,7 +191,7 @@ impl Stager<'_> {
         let mut start = 0;
         for &(hash, _, end) in &staged.words {
             let word = &staged.bytes[start..end];
-            table.prefetch(hash, head_of(word), word.len());
+            table.prefetch(hash, head_of(word), word);
             start = end;
         }
         let mut start = 0;

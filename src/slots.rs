@@ -1,11 +1,17 @@
-//! The counting table's storage: an open-addressing array of 16-byte slots
-//! with linear probing, a key of 0 marking an empty slot.
+//! The counting table's storage: an open-addressing array of 16- or 32-byte
+//! slots with linear probing, a key of 0 marking an empty slot.
 //!
 //! A slot's place is the top bits of a placement hash the caller computes,
 //! so a caller can `prefetch` a word's slot while it tokenizes the next
-//! words, and find it in cache when it comes back. With four slots to a
-//! 64-byte line and at most three slots in four used, a probe usually reads
-//! one line: the one prefetched.
+//! words, and find it in cache when it comes back. With two or four slots
+//! to a 64-byte line and at most three slots in four used, a probe usually
+//! reads one line: the one prefetched.
+
+/// What the array needs of a slot: to tell an empty one (all zero bytes,
+/// `Default`) from a used one.
+pub trait Vacancy: Copy + Default {
+    fn is_vacant(&self) -> bool;
+}
 
 /// One slot: a non-zero key (0: empty) and a value, both the caller's;
 /// aligned to its size, so that a slot never straddles two cache lines.
@@ -24,11 +30,51 @@ impl Slot {
     }
 }
 
+impl Vacancy for Slot {
+    #[inline(always)]
+    fn is_vacant(&self) -> bool {
+        self.key() == 0
+    }
+}
+
+/// A wide slot: a 16-byte key whose second half is not zero (0: empty) and
+/// a value, both the caller's; aligned to its size (half a cache line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub struct WideSlot {
+    pub key: [u8; 16],
+    pub value: u64,
+}
+
+impl WideSlot {
+    /// The key's two halves as integers.
+    #[inline(always)]
+    pub fn keys(&self) -> (u64, u64) {
+        let (low, high) = self.key.split_at(8);
+        (u64_le(low), u64_le(high))
+    }
+}
+
+/// The integer of 8 little-endian bytes.
+#[inline(always)]
+fn u64_le(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(bytes);
+    u64::from_le_bytes(b)
+}
+
+impl Vacancy for WideSlot {
+    #[inline(always)]
+    fn is_vacant(&self) -> bool {
+        self.keys().1 == 0
+    }
+}
+
 /// Slots in a power-of-two array, grown (doubled) before it is more than
 /// three quarters full.
-#[derive(Debug, Default)]
-pub struct Slots {
-    slots: Vec<Slot>,
+#[derive(Debug)]
+pub struct Slots<S = Slot> {
+    slots: Vec<S>,
     /// 64 less the log2 of the length: `place >> shift` is a slot's index.
     shift: u32,
     used: usize,
@@ -44,10 +90,16 @@ pub enum Found {
     Vacant(usize),
 }
 
-impl Slots {
+impl<S> Default for Slots<S> {
+    fn default() -> Self {
+        Slots { slots: Vec::new(), shift: 0, used: 0 }
+    }
+}
+
+impl<S: Vacancy> Slots<S> {
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot>()
+        self.slots.capacity() * size_of::<S>()
     }
 
     /// Asks the CPU to bring the slot of `place` into cache.
@@ -61,7 +113,7 @@ impl Slots {
     /// Looks for the slot at or after `place`'s whose key `is` accepts
     /// (`is` never sees an empty slot).
     #[inline(always)]
-    pub fn find(&self, place: u64, is: impl Fn(&Slot) -> bool) -> Found {
+    pub fn find(&self, place: u64, is: impl Fn(&S) -> bool) -> Found {
         if self.slots.is_empty() {
             return Found::Vacant(0);
         }
@@ -69,7 +121,7 @@ impl Slots {
         let mut i = (place >> self.shift) as usize;
         loop {
             let slot = &self.slots[i];
-            if slot.key() == 0 {
+            if slot.is_vacant() {
                 return Found::Vacant(i);
             }
             if is(slot) {
@@ -81,7 +133,7 @@ impl Slots {
 
     /// The slot at `index` (from `find`).
     #[inline(always)]
-    pub fn get_mut(&mut self, index: usize) -> &mut Slot {
+    pub fn get_mut(&mut self, index: usize) -> &mut S {
         &mut self.slots[index]
     }
 
@@ -89,7 +141,7 @@ impl Slots {
     /// `find` returned, growing the array first when it is full enough;
     /// `place_of` gives the placement of the slots already in.
     #[inline(always)]
-    pub fn insert(&mut self, vacant: usize, place: u64, slot: Slot, place_of: impl Fn(&Slot) -> u64) {
+    pub fn insert(&mut self, vacant: usize, place: u64, slot: S, place_of: impl Fn(&S) -> u64) {
         let mut at = vacant;
         if (self.used + 1) * 4 > self.slots.len() * 3 {
             self.grow(self.used + 1, place_of);
@@ -100,15 +152,15 @@ impl Slots {
     }
 
     /// Makes room for `additional` more slots without growing again.
-    pub fn reserve(&mut self, additional: usize, place_of: impl Fn(&Slot) -> u64) {
+    pub fn reserve(&mut self, additional: usize, place_of: impl Fn(&S) -> u64) {
         if (self.used + additional) * 4 > self.slots.len() * 3 {
             self.grow(self.used + additional, place_of);
         }
     }
 
     /// Every used slot, in array order.
-    pub fn iter(&self) -> impl Iterator<Item = &Slot> {
-        self.slots.iter().filter(|s| s.key() != 0)
+    pub fn iter(&self) -> impl Iterator<Item = &S> {
+        self.slots.iter().filter(|s| !s.is_vacant())
     }
 
     /// The first empty slot at or after `place`'s.
@@ -121,17 +173,17 @@ impl Slots {
     /// Moves every slot into an array long enough for `needed` slots.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, needed: usize, place_of: impl Fn(&Slot) -> u64) {
+    fn grow(&mut self, needed: usize, place_of: impl Fn(&S) -> u64) {
         let mut len = self.slots.len().max(FIRST_LEN);
         while needed * 4 > len * 3 {
             len *= 2;
         }
         let mut slots = Vec::with_capacity(len);
-        crate::alloc::prefer_huge_pages(slots.as_ptr(), len * size_of::<Slot>());
-        slots.resize(len, Slot::default());
+        crate::alloc::prefer_huge_pages(slots.as_ptr(), len * size_of::<S>());
+        slots.resize(len, S::default());
         let old = std::mem::replace(&mut self.slots, slots);
         self.shift = 64 - len.trailing_zeros();
-        for slot in old.into_iter().filter(|s| s.key() != 0) {
+        for slot in old.into_iter().filter(|s| !s.is_vacant()) {
             let at = self.vacant_for(place_of(&slot));
             self.slots[at] = slot;
         }
@@ -148,7 +200,7 @@ mod tests {
 
     #[test]
     fn keys_are_found_across_growth_and_collisions() {
-        let mut slots = Slots::default();
+        let mut slots = Slots::<Slot>::default();
         // Placement 0 for the even keys: one long collision chain.
         let place = |k: u64| if k.is_multiple_of(2) { 0 } else { k.wrapping_mul(0x9E37_79B9_7F4A_7C15) };
         for k in 1..=1000u64 {

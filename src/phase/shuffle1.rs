@@ -57,8 +57,10 @@ pub fn count_split(
     let mut meter = watch.limit.meter(&over);
     let mut counter = table.counter();
     let read = input::split_words(files, split, tokenizer, &stop, |head, word| {
-        counter.add(head, word);
-        meter.tick(|| counter.distinct());
+        let added = counter.add(head, word);
+        if added > 0 {
+            meter.tick(added, || counter.distinct());
+        }
     });
     drop(counter);
     meter.check(|| table.len());
@@ -80,7 +82,7 @@ pub fn stage_split(
     let mut stager = shared.stager();
     let read = input::split_words(files, split, tokenizer, &stop, |head, word| {
         stager.push(hash_with_head(head, word), word, 1);
-        meter.tick(|| shared.len());
+        meter.tick(1, || shared.len());
     });
     stager.flush();
     meter.check(|| shared.len());
@@ -95,7 +97,9 @@ pub fn count_words(
     table: &mut WordCounts,
 ) -> Result<(), InvalidUtf8> {
     let mut counter = table.counter();
-    tokenizer.words(data, range, |head, word| counter.add(head, word))
+    tokenizer.words(data, range, |head, word| {
+        counter.add(head, word);
+    })
 }
 
 /// Combining stops when, after this many words, a table holds more than half
