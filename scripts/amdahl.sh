@@ -205,7 +205,7 @@ for f in "$out"/metrics/*.json; do "$wf" plot timeline "$f" -o "$out/timeline-$(
   echo
   echo "- command: \`$command_line\`"
   echo "- machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $cores cores; $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); wordfreq $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); $("$wf" --version 2>/dev/null || echo "wordfreq: unknown version")"
   echo "- setting: $setting; $cpus cores per node; links $rate; nodes $nodes; reps $reps; plans $plans"
 } >"$out/SETUP.md"
 echo "wrote $out (amdahl.csv, summary.md, SVG charts, SETUP.md)"

@@ -128,7 +128,7 @@ fi
   echo
   echo "- command: \`scripts/bench.sh --rounds $rounds --corpus $corpus --copies $copies --words $words$given\`"
   echo "- machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) cores; $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); wordfreq $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown); $(rustc --version)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); $("$wf" --version 2>/dev/null || echo "wordfreq: unknown version"); $(rustc --version)"
   cat "$scratch/inputs"
 } >"$out/SETUP.md"
 echo "wrote $out"

@@ -73,6 +73,6 @@ PY
 {
   echo "- command: \`scripts/compressed.sh --rounds $rounds --copies $copies\`"
   echo "- machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) cores"
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); wordfreq $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); $("$wf" --version 2>/dev/null || echo "wordfreq: unknown version")"
 } >"$out/compressed-SETUP.md"
 echo "wrote $csv"
