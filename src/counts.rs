@@ -100,12 +100,13 @@ pub struct WordCounts {
     wide: Slots<WideSlot>,
     /// Long words while the table is indexed; every word once compacted.
     records: Records,
-    /// False once compacted: `slots` is empty and `records` holds every word.
+    /// False once compacted: `slots` and `wide` are empty and `records`
+    /// holds every word.
     indexed: bool,
     distinct: usize,
     total: u64,
-    /// Mixed into the word hash (long words) or the key (short words) to
-    /// place slots. Tables are filled from other
+    /// Mixed into the word hash (long words) or the keys (short and medium
+    /// words) to place slots. Tables are filled from other
     /// tables' iteration order (merges, shuffles), which follows their
     /// placement; with the same placement, consecutive inserts would land in
     /// consecutive buckets and probe sequences would grow without bound.
@@ -414,7 +415,13 @@ impl WordCounts {
             self.reindex();
         }
         let salt = self.salt;
-        self.slots.reserve(other.len(), |s| placement(s, salt));
+        let mediums = if other.indexed {
+            other.wide.used()
+        } else {
+            other.iter().filter(|(word, _)| (SHORT + 1..=MEDIUM).contains(&word.len())).count()
+        };
+        self.slots.reserve(other.len() - mediums, |s| placement(s, salt));
+        self.wide.reserve(mediums, |s| wide_place(s.keys(), salt));
         for (word, count) in other.iter() {
             self.add(word, count);
         }
@@ -592,6 +599,25 @@ mod tests {
         }
         t.compact();
         assert_eq!(t.iter().count(), words.len());
+    }
+
+    #[test]
+    fn a_merge_makes_room_in_the_array_its_words_go_to() {
+        let mut other = WordCounts::new();
+        for i in 0..100_000u32 {
+            other.add(format!("{i:012}").as_bytes(), 1);
+        }
+        for compacted in [false, true] {
+            if compacted {
+                other.compact();
+            }
+            let mut all = WordCounts::new();
+            all.add(b"x", 1);
+            all.merge(&other);
+            assert_eq!(all.len(), 100_001);
+            assert!(all.slots.heap_bytes() <= 1024, "{}", all.slots.heap_bytes());
+            assert!(all.wide.heap_bytes() <= 100_000 * 32 * 8 / 3, "{}", all.wide.heap_bytes());
+        }
     }
 
     proptest::proptest! {

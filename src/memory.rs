@@ -448,7 +448,7 @@ mod tests {
         }
         meter.tick(3, || 0);
         assert!(!stop.load(Ordering::Relaxed));
-        meter.tick(1, || 7);
+        meter.tick(32, || 7);
         assert!(stop.load(Ordering::Relaxed));
         let error = meter.finish(Ok(())).unwrap_err();
         assert!(error.to_string().contains("after 7 distinct words"), "{error}");

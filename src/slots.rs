@@ -97,6 +97,11 @@ impl<S> Default for Slots<S> {
 }
 
 impl<S: Vacancy> Slots<S> {
+    /// Slots in use.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * size_of::<S>()

@@ -106,7 +106,7 @@ pub fn count_words(
 /// as many distinct words as occurrences: then it saves little traffic and
 /// costs a table insert per word, and words go straight to their owner. (It
 /// must be reached before a table grows to `FLUSH_BYTES` and is emptied: at
-/// about 40 bytes a distinct word, that is after some 800 K words.)
+/// 40 to 85 bytes a distinct word, that is after some 400 to 800 K words.)
 pub const COMBINE_TRIAL: u64 = 1 << 18;
 
 /// True when a combining table saves too little to be worth its inserts.
