@@ -5,6 +5,7 @@
 //! backlog has drained. The event loop never blocks on the merger.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
 use super::node::{Computed, MERGER_BOUND, Node, ToLoop};
@@ -41,6 +42,11 @@ impl Inbox {
         let (sender, rx) = sync_channel(MERGER_BOUND);
         let handoff = node.handoff.clone();
         let limit = node.memory.clone();
+        // Counted as compute: a job that starts after this one ended early
+        // waits for the merger to let go of its table (`Node::computing`).
+        let running = node.running.clone();
+        running.fetch_add(1, Ordering::AcqRel);
+        let counted = running.clone();
         std::thread::Builder::new()
             .name(format!("wordfreq-merge-{}", phase.name()))
             .spawn(move || {
@@ -62,9 +68,13 @@ impl Inbox {
                     },
                 };
                 let _ = handoff.send(msg);
+                counted.fetch_sub(1, Ordering::AcqRel);
             })
             .map(drop)
-            .unwrap_or_else(|e| tracing::error!("cannot start a merger thread: {e}"));
+            .unwrap_or_else(|e| {
+                running.fetch_sub(1, Ordering::AcqRel);
+                tracing::error!("cannot start a merger thread: {e}");
+            });
         Inbox { sender, backlog: VecDeque::new(), paused: Vec::new(), result: None }
     }
 

@@ -77,7 +77,8 @@ pub(super) struct Node {
     pub(super) pool: Arc<ThreadPool>,
     /// The memory this worker may hold (`--memory-limit`).
     pub(super) memory: Arc<MemoryLimit>,
-    /// Compute tasks started and not yet ended (their outcome handed over).
+    /// Compute tasks and shuffle mergers started and not yet ended (their
+    /// outcome handed over).
     pub(super) running: Arc<AtomicUsize>,
 }
 
@@ -107,7 +108,7 @@ impl Node {
         });
     }
 
-    /// True while compute started by a job still runs.
+    /// True while compute (or a shuffle merger) started by a job still runs.
     pub(super) fn computing(&self) -> bool {
         self.running.load(Ordering::Acquire) > 0
     }
