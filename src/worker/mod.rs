@@ -363,6 +363,7 @@ impl Worker {
                     if let Some(master) = self.master {
                         self.node.reactor.watch(master, init::heartbeat_timeout(spec));
                     }
+                    tracing::info!("the new job waits for the last job's compute to stop");
                     self.waiting_spec = Some((frame, Instant::now() + SETTLE_LIMIT));
                     return Ok(());
                 }

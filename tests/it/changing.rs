@@ -6,59 +6,11 @@
 //! worker serves the next job; one that grew or was deleted reads as it was
 //! planned.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use crate::oracle;
-use crate::util::{Dir, Worker, addrs, assert_same};
-
-/// The FIFOs of `WORDFREQ_PAUSE_READING` in `dir/pause`.
-struct Pause {
-    dir: PathBuf,
-}
-
-impl Pause {
-    fn new(dir: &Dir) -> Pause {
-        let pause = dir.join("pause");
-        std::fs::create_dir(&pause).unwrap();
-        for name in ["paused", "resume"] {
-            let path = CString::new(pause.join(name).as_os_str().as_bytes()).unwrap();
-            // SAFETY: a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo {name}");
-        }
-        Pause { dir: pause }
-    }
-
-    fn env(&self) -> (&'static str, &Path) {
-        ("WORDFREQ_PAUSE_READING", &self.dir)
-    }
-
-    /// Waits until a process has paused before reading an input; returns
-    /// the input's path. Gives up (killing `child`) after two minutes.
-    fn wait(&self, child: &mut Child) -> String {
-        let (tx, rx) = mpsc::channel();
-        let paused = self.dir.join("paused");
-        std::thread::spawn(move || {
-            let _ = tx.send(std::fs::read_to_string(paused));
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(Ok(line)) => line.lines().next().unwrap_or_default().to_string(),
-            other => {
-                let _ = child.kill();
-                panic!("the process never paused: {other:?}");
-            }
-        }
-    }
-
-    /// Lets the paused process go on.
-    fn resume(&self) {
-        drop(std::fs::OpenOptions::new().write(true).open(self.dir.join("resume")).unwrap());
-    }
-}
+use crate::util::{Dir, Pause, Worker, addrs, assert_same};
 
 /// Some megabytes of text in lines of words.
 fn big_text() -> Vec<u8> {

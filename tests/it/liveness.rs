@@ -6,10 +6,11 @@
 //! a SIGSTOP at a known point), not timed.
 
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Dir, Worker, addrs, data, fails, ok};
+use crate::oracle;
+use crate::util::{BIN, Dir, Pause, Worker, addrs, assert_same, data, fails, ok};
 
 /// A job on these workers succeeds and is right.
 fn assert_serves(workers: &[&Worker]) {
@@ -144,4 +145,41 @@ fn failures_that_would_repeat_are_not_retried() {
         1,
     );
     assert!(stderr.contains("invalid UTF-8") && !stderr.contains("attempt"), "{stderr}");
+}
+
+#[test]
+fn a_worker_keeps_beating_while_a_new_job_waits_for_the_last_jobs_compute() {
+    let dir = Dir::new();
+    let pause = Pause::new(&dir);
+    let (key, value) = pause.env();
+    // One compute thread, held by the first job's read until the test lets
+    // it go (`WORDFREQ_PAUSE_READING`).
+    let mut cmd = Command::new(BIN);
+    cmd.args(["worker", "--listen", "127.0.0.1:0", "--threads", "1", "-v"]).env(key, value);
+    let workers = [Worker::spawn(cmd)];
+    dir.write("first.txt", "a b c\n".repeat(100_000));
+    let mut first = dir.cmd(&["master", "-q", "--workers", &addrs(&workers), "-o", "first-out.txt", "first.txt"]);
+    let mut first = first.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    pause.wait(&mut first);
+    // The first job ends early (its master is gone) while its compute is
+    // still paused; the next job's spec must wait for that compute.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let next = dir.write("next.txt", "next job next\n");
+    let timeout = 0.5;
+    let mut second = dir.cmd(&["master", "-q", "--heartbeat-timeout", &timeout.to_string(), "-o", "out.txt"]);
+    let second = second.args(["--workers", &addrs(&workers), "next.txt"]).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !workers[0].log().contains("the new job waits for the last job's compute to stop") {
+        assert!(Instant::now() < deadline, "the spec never waited:\n{}", workers[0].log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What is tested: the wait outlasts the master's heartbeat timeout four
+    // times over, and the worker, beating meanwhile, is not dropped.
+    std::thread::sleep(Duration::from_secs_f64(4.0 * timeout));
+    pause.resume();
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\nworker:\n{}", workers[0].log());
+    assert_same("the job that waited", &dir.read("out.txt"), &oracle::expected_for(&next));
 }

@@ -2,11 +2,14 @@
 //! failures explain themselves, and worker daemons on free ports (waited on
 //! by their `listening on` line, never by sleeping).
 
+use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use wordfreq::net::handshake::{Failure, Handshake};
 use wordfreq::wire::auth::Key;
@@ -228,4 +231,48 @@ impl Drop for Worker {
 /// Comma-separated addresses of some workers.
 pub fn addrs(workers: &[Worker]) -> String {
     workers.iter().map(|w| w.addr.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// The FIFOs of `WORDFREQ_PAUSE_READING` in `dir/pause`.
+pub struct Pause {
+    dir: PathBuf,
+}
+
+impl Pause {
+    pub fn new(dir: &Dir) -> Pause {
+        let pause = dir.join("pause");
+        std::fs::create_dir(&pause).unwrap();
+        for name in ["paused", "resume"] {
+            let path = CString::new(pause.join(name).as_os_str().as_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo {name}");
+        }
+        Pause { dir: pause }
+    }
+
+    pub fn env(&self) -> (&'static str, &Path) {
+        ("WORDFREQ_PAUSE_READING", &self.dir)
+    }
+
+    /// Waits until a process has paused before reading an input; returns
+    /// the input's path. Gives up (killing `child`) after two minutes.
+    pub fn wait(&self, child: &mut Child) -> String {
+        let (tx, rx) = mpsc::channel();
+        let paused = self.dir.join("paused");
+        std::thread::spawn(move || {
+            let _ = tx.send(std::fs::read_to_string(paused));
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Ok(line)) => line.lines().next().unwrap_or_default().to_string(),
+            other => {
+                let _ = child.kill();
+                panic!("the process never paused: {other:?}");
+            }
+        }
+    }
+
+    /// Lets the paused process go on.
+    pub fn resume(&self) {
+        drop(std::fs::OpenOptions::new().write(true).open(self.dir.join("resume")).unwrap());
+    }
 }
