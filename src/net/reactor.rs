@@ -273,9 +273,12 @@ impl Reactor {
     /// Waits up to `timeout` (forever if `None`) for something to happen and
     /// appends what happened to `out`.
     pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<NetEvent>) -> io::Result<()> {
+        let before = out.len();
         self.keep_time(out);
         self.sync_interests();
-        let ready = self.conns.values().any(Connection::wants_service);
+        // Connections that `keep_time` just failed are reported now: waiting
+        // first could wait forever once no connection is left to wake us.
+        let ready = out.len() > before || self.conns.values().any(Connection::wants_service);
         let timed = self.conns.values().any(|c| c.deadline.is_some() || c.silence_limit.is_some());
         let timeout = match (ready, timed) {
             (true, _) => Some(Duration::ZERO),

@@ -55,6 +55,36 @@ fn a_stopped_worker_is_named_within_the_heartbeat_timeout_in_any_phase() {
 }
 
 #[test]
+fn a_job_whose_only_worker_stops_fails_within_the_heartbeat_timeout() {
+    // With no other link to wake the master's loop, the silent link's
+    // failure must still be reported (it once waited for the next event,
+    // which never came).
+    for phase in ["init", "shuffle1"] {
+        let stop = format!("worker:{phase}:stop");
+        let mut worker = Worker::start_with(&[("WORDFREQ_CRASH_AT", &stop)]);
+        let dir = Dir::new();
+        dir.write("in.txt", "a b a\n");
+        let mut master = dir.cmd(&["master", "--heartbeat-timeout", "1", "--workers", &worker.addr, "in.txt"]);
+        let mut master = master.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while master.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = master.kill();
+                panic!("stop at {phase}: the master still runs after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50)); // polling a process, not ordering events
+        }
+        let out = master.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "stop at {phase}: {stderr}");
+        let named = format!("worker 0 ({}) stopped responding during {phase}", worker.addr);
+        assert!(stderr.contains(&named), "stop at {phase}: {stderr}");
+        assert!(!dir.join("resultats.txt").exists());
+        worker.kill();
+    }
+}
+
+#[test]
 fn workers_drop_the_job_of_a_stopped_master_and_serve_the_next() {
     let kjv = data("kjvbible.txt");
     let workers = [Worker::start(), Worker::start()];
