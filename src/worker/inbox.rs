@@ -30,7 +30,8 @@ pub(super) struct Inbox {
 impl Inbox {
     /// Starts the merger of `phase` for `rank` of `workers`: it waits for
     /// batches before any peer may send them, and hands `wrap(received)` (or
-    /// its error) to the loop when every sender has ended its stream.
+    /// its error) to the loop when every sender has ended its stream. Fails
+    /// when the thread cannot be started.
     pub(super) fn open<T: Absorb + 'static>(
         node: &Node,
         job: u64,
@@ -38,7 +39,7 @@ impl Inbox {
         (rank, workers): (usize, usize),
         table: T,
         wrap: fn(Received<T::Output>) -> Computed,
-    ) -> Inbox {
+    ) -> Result<Inbox, Error> {
         let (sender, rx) = sync_channel(MERGER_BOUND);
         let handoff = node.handoff.clone();
         let limit = node.memory.clone();
@@ -70,12 +71,11 @@ impl Inbox {
                 let _ = handoff.send(msg);
                 counted.fetch_sub(1, Ordering::AcqRel);
             })
-            .map(drop)
-            .unwrap_or_else(|e| {
+            .map_err(|e| {
                 running.fetch_sub(1, Ordering::AcqRel);
-                tracing::error!("cannot start a merger thread: {e}");
-            });
-        Inbox { sender, backlog: VecDeque::new(), paused: Vec::new(), result: None }
+                Error::io(format!("cannot start the merger of {phase}"), e)
+            })?;
+        Ok(Inbox { sender, backlog: VecDeque::new(), paused: Vec::new(), result: None })
     }
 
     /// The way in for this worker's own batches (the outbox sends there).

@@ -207,7 +207,7 @@ impl Job {
             return Ok(());
         }
         self.init_reported = true;
-        self.open_inbox(node, Phase::Shuffle1, SharedCounts::new(), Computed::Table);
+        self.open_inbox(node, Phase::Shuffle1, SharedCounts::new(), Computed::Table)?;
         self.report(node, Phase::Init, NodeStats::default())
     }
 
@@ -220,9 +220,10 @@ impl Job {
         phase: Phase,
         table: T,
         wrap: fn(Received<T::Output>) -> Computed,
-    ) {
-        self.inbox = Some(Inbox::open(node, self.id, phase, (self.rank, self.workers), table, wrap));
+    ) -> Result<()> {
+        self.inbox = Some(Inbox::open(node, self.id, phase, (self.rank, self.workers), table, wrap)?);
         self.sent = None;
+        Ok(())
     }
 
     fn outbox(&self, node: &Node) -> Result<Outbox> {
@@ -403,14 +404,14 @@ impl Job {
 
     fn gathered(&mut self, node: &mut Node, records: u64, words: u64) -> Result<()> {
         self.table = None;
-        self.inbox = Some(Inbox::open(node, self.id, Phase::Shuffle2, (0, 1), Entries::new(), Computed::Range));
+        self.inbox = Some(Inbox::open(node, self.id, Phase::Shuffle2, (0, 1), Entries::new(), Computed::Range)?);
         self.sent = None;
         let stats = NodeStats { records_sent: records, words_sent: words, ..NodeStats::default() };
         self.report(node, Phase::Redistribute, stats)
     }
 
     fn shares_counted(&mut self, node: &mut Node, shares: Vec<u64>) -> Result<()> {
-        self.open_inbox(node, Phase::Shuffle2, Entries::new(), Computed::Range);
+        self.open_inbox(node, Phase::Shuffle2, Entries::new(), Computed::Range)?;
         self.report(node, Phase::Redistribute, NodeStats { shares, ..NodeStats::default() })
     }
 
