@@ -248,6 +248,10 @@ impl Master {
         let specs = init::job_specs(self.job_id, files, &plan, workers, job);
         for (rank, spec) in specs.iter().enumerate() {
             self.send(rank, Kind::JobSpec, spec)?;
+            // A worker beats from its spec on (the spec names the rhythm):
+            // watched from its hello, a worker that greeted early was taken
+            // for a silent one while another was slow to answer.
+            self.reactor.watch(self.links[rank].token, self.heartbeat_timeout);
         }
         if job.ship {
             // Shipping takes as long as the bytes take: no deadline while
@@ -586,7 +590,6 @@ impl Master {
                     });
                 }
                 link.greeted = true;
-                self.reactor.watch(token, self.heartbeat_timeout);
                 Ok(())
             }
             NetEvent::Frame(_, frame) => self.on_frame(rank, frame),

@@ -85,6 +85,20 @@ fn a_job_whose_only_worker_stops_fails_within_the_heartbeat_timeout() {
 }
 
 #[test]
+fn a_worker_that_never_answers_is_named_not_the_one_that_waits_with_it() {
+    let workers = [Worker::start(), Worker::start()];
+    // Stopped before any job: it accepts (the kernel does) but never says hello.
+    // SAFETY: kill has no memory preconditions; the pid is our own child's.
+    assert_eq!(unsafe { libc::kill(workers[1].pid() as i32, libc::SIGSTOP) }, 0);
+    let dir = Dir::new();
+    dir.write("in.txt", "a b a\n");
+    let stderr = fails(dir.cmd(&["master", "--heartbeat-timeout", "1", "--workers", &addrs(&workers), "in.txt"]), 1);
+    let named = format!("cannot reach worker 1 at {}", workers[1].addr);
+    assert!(stderr.contains(&named), "{stderr}");
+    assert!(!stderr.contains(&workers[0].addr), "the worker that answered is not to blame: {stderr}");
+}
+
+#[test]
 fn workers_drop_the_job_of_a_stopped_master_and_serve_the_next() {
     let kjv = data("kjvbible.txt");
     let workers = [Worker::start(), Worker::start()];
