@@ -42,12 +42,13 @@ fn count_splits(
     let direct = AtomicBool::new(false);
     let interrupted = || crate::signals::check().is_err();
     let watch = Watch { limit, cancelled: &interrupted };
-    let tables = splits
+    let mut tables = splits
         .par_iter()
         .try_fold(WordCounts::new, |mut table, split| {
             crate::signals::check()?;
             let read = if direct.load(Ordering::Relaxed) {
                 if !table.is_empty() {
+                    table.fold_capitals();
                     shared.absorb(&std::mem::take(&mut table));
                 }
                 stage_split(files, split, job.tokenizer, &shared, watch).map_err(or_signal)?
@@ -65,9 +66,9 @@ fn count_splits(
             Ok::<_, Error>(table)
         })
         .collect::<Result<Vec<_>>>()?;
+    tables.par_iter_mut().for_each(WordCounts::fold_capitals);
     if !direct.load(Ordering::Relaxed) {
         // Combining paid: the few per-thread tables merge into the largest.
-        let mut tables = tables;
         tables.sort_unstable_by_key(|t| std::cmp::Reverse(t.len()));
         let mut tables = tables.into_iter();
         let mut all = tables.next().unwrap_or_default();

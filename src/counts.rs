@@ -9,7 +9,10 @@
 //! and where its record is in the arena (`records.rs`: count, length,
 //! bytes), read only when the hash matches. Counting is bound by loading
 //! slots, so the hot loop (`Counter`) gathers 32 short (or medium) words,
-//! asks for all their slots, then adds them.
+//! asks for all their slots, then adds them. It also lowercases for the
+//! default tokenizer, once per distinct word rather than per occurrence:
+//! words are counted with their capitals, and the table notes which keys
+//! have some, to fold them into their lowercase forms (`fold_capitals`).
 //!
 //! The hash is ahash with fixed seeds, fed the word's first 8 bytes (its
 //! "head", zero-padded), the rest of the word and its length. Every node of a
@@ -22,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::records::Records;
 use crate::slots::{Found, Slot, Slots, WideSlot};
+use crate::tokenize::lowercase;
 
 /// Fixed seeds: the hash must be the same on every node and in every run.
 static HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
@@ -103,6 +107,10 @@ pub struct WordCounts {
     /// False once compacted: `slots` and `wide` are empty and `records`
     /// holds every word.
     indexed: bool,
+    /// Keys of short and medium words with capitals that a lowercasing
+    /// counter put in the table, until `fold_capitals` lowercases them.
+    capitals: Vec<u64>,
+    wide_capitals: Vec<(u64, u64)>,
     distinct: usize,
     total: u64,
     /// Mixed into the word hash (long words) or the keys (short and medium
@@ -122,6 +130,8 @@ impl Default for WordCounts {
             wide: Slots::default(),
             records: Records::new(),
             indexed: true,
+            capitals: Vec::new(),
+            wide_capitals: Vec::new(),
             distinct: 0,
             total: 0,
             salt,
@@ -192,6 +202,10 @@ pub struct Counter<'t> {
     /// Keys of the medium words gathered so far.
     wide_keys: [(u64, u64); BATCH],
     wide_gathered: usize,
+    /// Whether the counter lowercases `A`-`Z` in the words it is given.
+    lowercase: bool,
+    /// Room for a long word's lowercased copy.
+    lowered: Vec<u8>,
 }
 
 impl Counter<'_> {
@@ -228,10 +242,17 @@ impl Counter<'_> {
     }
 
     /// Adds a long word at once (gathering long words too, which means
-    /// copying them, measured slower).
+    /// copying them, measured slower), lowercased first if need be.
     #[inline(never)]
     fn add_long(&mut self, head: u64, word: &[u8]) {
-        self.table.add_long(hash_with_head(head, word), word, 1);
+        if self.lowercase && word.iter().any(u8::is_ascii_uppercase) {
+            self.lowered.clear();
+            self.lowered.extend(word.iter().map(u8::to_ascii_lowercase));
+            let lowered = &self.lowered;
+            self.table.add_long(hash_with_head(lowercase(head), lowered), lowered, 1);
+        } else {
+            self.table.add_long(hash_with_head(head, word), word, 1);
+        }
     }
 
     /// Adds the gathered short words: first every slot is asked for, then
@@ -245,7 +266,9 @@ impl Counter<'_> {
             self.table.slots.prefetch(*at);
         }
         for (&key, &at) in keys.iter().zip(&places) {
-            self.table.add_placed_short(key, at, 1);
+            if self.table.add_placed_short(key, at, 1) && self.lowercase && lowercase(key) != key {
+                self.table.capitals.push(key);
+            }
         }
         self.gathered = 0;
     }
@@ -260,7 +283,9 @@ impl Counter<'_> {
             self.table.wide.prefetch(*at);
         }
         for (&key, &at) in keys.iter().zip(&places) {
-            self.table.add_placed_medium(key, at, 1);
+            if self.table.add_placed_medium(key, at, 1) && self.lowercase && lower_keys(key) != key {
+                self.table.wide_capitals.push(key);
+            }
         }
         self.wide_gathered = 0;
     }
@@ -276,6 +301,12 @@ impl Drop for Counter<'_> {
         self.add_gathered();
         self.add_wide_gathered();
     }
+}
+
+/// Medium-word keys with `A`-`Z` lowercased (the length byte is below `A`).
+#[inline(always)]
+fn lower_keys((head, rest): (u64, u64)) -> (u64, u64) {
+    (lowercase(head), lowercase(rest))
 }
 
 impl WordCounts {
@@ -322,14 +353,55 @@ impl WordCounts {
         }
     }
 
-    /// Counts words of the hot loop: short and medium words are gathered and added a
-    /// batch at a time, so that the loads of their slots overlap (drop the
-    /// counter to add the last ones).
-    pub fn counter(&mut self) -> Counter<'_> {
+    /// Counts words of the hot loop: short and medium words are gathered
+    /// and added a batch at a time, so that the loads of their slots
+    /// overlap (drop the counter to add the last ones).
+    ///
+    /// With `lowercase`, the counter lowercases `A`-`Z` in its words, once
+    /// per distinct word rather than per occurrence: short and medium
+    /// words are counted as they come, capitals and all, and the table
+    /// notes the keys with capitals, to move their counts to the lowercase
+    /// forms in `fold_capitals`, before its words are read (long words,
+    /// rare, are lowercased at once).
+    pub fn counter(&mut self, lowercase: bool) -> Counter<'_> {
         if !self.indexed {
             self.reindex();
         }
-        Counter { table: self, keys: [0; BATCH], gathered: 0, wide_keys: [(0, 0); BATCH], wide_gathered: 0 }
+        Counter {
+            table: self,
+            keys: [0; BATCH],
+            gathered: 0,
+            wide_keys: [(0, 0); BATCH],
+            wide_gathered: 0,
+            lowercase,
+            lowered: Vec::new(),
+        }
+    }
+
+    /// Ends the lowercasing of a lowercasing counter: the counts of words
+    /// it put in the table with capitals move to their lowercase forms.
+    /// Due before the words are read (`iter`, and what uses it), after the
+    /// last split is counted: a word's case variants are then folded once
+    /// per table, not once per split.
+    pub fn fold_capitals(&mut self) {
+        let salt = self.salt;
+        let (shorts, mediums) = (std::mem::take(&mut self.capitals), std::mem::take(&mut self.wide_capitals));
+        for key in shorts {
+            if let Found::At(i) = self.slots.find(place(key, salt), |s| s.key() == key) {
+                let n = self.slots.remove(i, |s| placement(s, salt)).value;
+                self.distinct -= 1;
+                self.total = self.total.wrapping_sub(n);
+                self.add_short(lowercase(key), n);
+            }
+        }
+        for keys in mediums {
+            if let Found::At(i) = self.wide.find(wide_place(keys, salt), |s| s.keys() == keys) {
+                let n = self.wide.remove(i, |s| wide_place(s.keys(), salt)).value;
+                self.distinct -= 1;
+                self.total = self.total.wrapping_sub(n);
+                self.add_medium(lower_keys(keys), n);
+            }
+        }
     }
 
     /// Adds `n` occurrences of the short word whose slot key is `key`.
@@ -338,9 +410,10 @@ impl WordCounts {
         self.add_placed_short(key, place(key, self.salt), n);
     }
 
-    /// `add_short` of a key whose placement `at` is known.
+    /// `add_short` of a key whose placement `at` is known; true if the key
+    /// was new.
     #[inline(always)]
-    fn add_placed_short(&mut self, key: u64, at: u64, n: u64) {
+    fn add_placed_short(&mut self, key: u64, at: u64, n: u64) -> bool {
         if !self.indexed {
             self.reindex();
         }
@@ -350,10 +423,12 @@ impl WordCounts {
             Found::At(i) => {
                 let slot = self.slots.get_mut(i);
                 slot.value = slot.value.wrapping_add(n);
+                false
             }
             Found::Vacant(i) => {
                 self.slots.insert(i, at, Slot { key: key.to_le_bytes(), value: n }, |s| placement(s, salt));
                 self.distinct += 1;
+                true
             }
         }
     }
@@ -364,9 +439,10 @@ impl WordCounts {
         self.add_placed_medium(keys, wide_place(keys, self.salt), n);
     }
 
-    /// `add_medium` of keys whose placement `at` is known.
+    /// `add_medium` of keys whose placement `at` is known; true if the
+    /// keys were new.
     #[inline(always)]
-    fn add_placed_medium(&mut self, keys: (u64, u64), at: u64, n: u64) {
+    fn add_placed_medium(&mut self, keys: (u64, u64), at: u64, n: u64) -> bool {
         if !self.indexed {
             self.reindex();
         }
@@ -376,6 +452,7 @@ impl WordCounts {
             Found::At(i) => {
                 let slot = self.wide.get_mut(i);
                 slot.value = slot.value.wrapping_add(n);
+                false
             }
             Found::Vacant(i) => {
                 let mut key = [0u8; 16];
@@ -383,6 +460,7 @@ impl WordCounts {
                 key[8..].copy_from_slice(&keys.1.to_le_bytes());
                 self.wide.insert(i, at, WideSlot { key, value: n }, |s| wide_place(s.keys(), salt));
                 self.distinct += 1;
+                true
             }
         }
     }
@@ -427,7 +505,8 @@ impl WordCounts {
         }
     }
 
-    /// Number of distinct words.
+    /// Number of distinct words (before `fold_capitals`, a word's case
+    /// variants count apart).
     pub fn len(&self) -> usize {
         self.distinct
     }
@@ -449,7 +528,14 @@ impl WordCounts {
 
     /// Every (word, count), in no particular order: short and medium words
     /// from the table, then long words in the order they came.
+    ///
+    /// Panics if a lowercasing counter's capitals are not folded yet: the
+    /// words would come out in two cases (a bug of the caller, not of data).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        assert!(
+            self.capitals.is_empty() && self.wide_capitals.is_empty(),
+            "a table's words read before its capitals were folded"
+        );
         let shorts = self.slots.iter().filter(|s| short_len(s) > 0).map(|s| (&s.key[..short_len(s)], s.value));
         let mediums = self.wide.iter().map(|s| (&s.key[..usize::from(s.key[15])], s.value));
         let records = self.records.iter().map(|(_, word, count)| (word, count));
@@ -468,6 +554,7 @@ impl WordCounts {
         if !self.indexed {
             return;
         }
+        self.fold_capitals();
         for s in self.slots.iter() {
             let len = short_len(s);
             if len > 0 {
@@ -588,7 +675,7 @@ mod tests {
         for (i, w) in words.iter().enumerate() {
             t.add(w, i as u64 + 1);
         }
-        let mut counter = t.counter();
+        let mut counter = t.counter(false);
         for w in words {
             counter.add(head_of(w), w);
         }
@@ -628,7 +715,7 @@ mod tests {
         )) {
             let mut expected = std::collections::HashMap::<&[u8], u64>::new();
             let mut t = WordCounts::new();
-            let mut counter = t.counter();
+            let mut counter = t.counter(false);
             for w in &words {
                 *expected.entry(w).or_default() += 1;
                 counter.add(head_of(w), w);
@@ -637,6 +724,42 @@ mod tests {
             let got: std::collections::HashMap<&[u8], u64> = t.iter().collect();
             proptest::prop_assert_eq!(got, expected);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_lowercasing_counter_counts_as_lowercased_words_do(
+            splits in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(b"aAzZ@[`{\0\x07\xC1".to_vec()), 1..20),
+                    0..100,
+                ),
+                1..4,
+            ),
+        ) {
+            let mut expected = std::collections::HashMap::<Vec<u8>, u64>::new();
+            let mut t = WordCounts::new();
+            for split in &splits {
+                let mut counter = t.counter(true);
+                for w in split {
+                    *expected.entry(w.to_ascii_lowercase()).or_default() += 1;
+                    counter.add(head_of(w), w);
+                }
+            }
+            t.fold_capitals();
+            let got: std::collections::HashMap<Vec<u8>, u64> = t.iter().map(|(w, c)| (w.to_vec(), c)).collect();
+            proptest::prop_assert_eq!(t.len(), expected.len());
+            proptest::prop_assert_eq!(t.total(), expected.values().sum::<u64>());
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "before its capitals were folded")]
+    fn words_are_not_read_before_their_capitals_are_folded() {
+        let mut t = WordCounts::new();
+        t.counter(true).add(head_of(b"The"), b"The");
+        let _ = t.iter().count();
     }
 
     #[test]

@@ -156,6 +156,33 @@ impl<S: Vacancy> Slots<S> {
         self.used += 1;
     }
 
+    /// Takes the slot at `index` out, and moves later slots of its probe
+    /// run back into the gap, so that every key is still found without
+    /// markers for removed slots; `place_of` gives a slot's placement.
+    pub fn remove(&mut self, index: usize, place_of: impl Fn(&S) -> u64) -> S {
+        let mask = self.slots.len() - 1;
+        let removed = self.slots[index];
+        let mut gap = index;
+        let mut next = index;
+        loop {
+            next = (next + 1) & mask;
+            let slot = self.slots[next];
+            if slot.is_vacant() {
+                break;
+            }
+            // The slot may fill the gap if its home is not after the gap
+            // (on the way round from the gap to it).
+            let home = (place_of(&slot) >> self.shift) as usize;
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(gap) & mask {
+                self.slots[gap] = slot;
+                gap = next;
+            }
+        }
+        self.slots[gap] = S::default();
+        self.used -= 1;
+        removed
+    }
+
     /// Makes room for `additional` more slots without growing again.
     pub fn reserve(&mut self, additional: usize, place_of: impl Fn(&S) -> u64) {
         if (self.used + additional) * 4 > self.slots.len() * 3 {
@@ -220,5 +247,27 @@ mod tests {
         }
         assert_eq!(slots.iter().count(), 1000);
         assert!(slots.heap_bytes() <= 2048 * 16, "{}", slots.heap_bytes());
+    }
+
+    #[test]
+    fn removed_keys_are_gone_and_the_others_still_found() {
+        // Few places, so that probe runs are long; the odd keys' run wraps
+        // round the end of the array (128 slots) into the even keys'.
+        let place = |k: u64| if k.is_multiple_of(2) { (k % 5) << 59 } else { u64::MAX - ((k % 3) << 57) };
+        let mut slots = Slots::<Slot>::default();
+        for k in 1..=90u64 {
+            let Found::Vacant(i) = slots.find(place(k), |s| s.key() == k) else { panic!("{k} twice") };
+            slots.insert(i, place(k), key(k), |s| place(s.key()));
+        }
+        for gone in (1..=90u64).filter(|k| k % 4 == 1 || k % 5 == 0) {
+            let Found::At(i) = slots.find(place(gone), |s| s.key() == gone) else { panic!("{gone} lost") };
+            assert_eq!(slots.remove(i, |s| place(s.key())), key(gone));
+            for k in 1..=90u64 {
+                let found = matches!(slots.find(place(k), |s| s.key() == k), Found::At(_));
+                let kept = k > gone || !(k % 4 == 1 || k % 5 == 0);
+                assert_eq!(found, kept, "{k} after removing {gone}");
+            }
+        }
+        assert_eq!(slots.used(), slots.iter().count());
     }
 }

@@ -102,6 +102,19 @@ impl Tokenizer {
         Ok(())
     }
 
+    /// The rule that makes this one's words but for lowercasing `A`-`Z`,
+    /// and whether that lowercasing was left out: `whitespace-lower` is
+    /// `whitespace` with ASCII lowercasing after. Lowercasing is a function
+    /// of the word, so it commutes with counting: a counting table can
+    /// lowercase each distinct word it saw once (see `WordCounts::counter`)
+    /// instead of the tokenizer lowercasing every occurrence.
+    pub fn without_lowercasing(self) -> (Tokenizer, bool) {
+        match self {
+            Tokenizer::WhitespaceLower => (Tokenizer::Whitespace, true),
+            other => (other, false),
+        }
+    }
+
     /// The last offset `k <= pos` where a text that starts with `data` may
     /// be cut in two without changing its words, whatever follows `data`:
     /// every word that starts before `k` ends by `k`, and the text from `k`
@@ -170,7 +183,7 @@ fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
 
 /// `x` with the bytes `A`-`Z` lowercased.
 #[inline]
-fn lowercase(x: u64) -> u64 {
+pub fn lowercase(x: u64) -> u64 {
     x | (in_range(x, b'A', b'Z') >> 2)
 }
 

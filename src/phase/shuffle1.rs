@@ -55,7 +55,10 @@ pub fn count_split(
     let over = AtomicBool::new(false);
     let stop = || over.load(Ordering::Relaxed) || (watch.cancelled)();
     let mut meter = watch.limit.meter(&over);
-    let mut counter = table.counter();
+    // The table lowercases each distinct word once, not the tokenizer
+    // every occurrence (`Tokenizer::without_lowercasing`).
+    let (tokenizer, lowercase) = tokenizer.without_lowercasing();
+    let mut counter = table.counter(lowercase);
     let read = input::split_words(files, split, tokenizer, &stop, |head, word| {
         let added = counter.add(head, word);
         if added > 0 {
@@ -90,16 +93,22 @@ pub fn stage_split(
 }
 
 /// Counts the words that start in `data[range]` into `table`: the hot loop.
+/// The table lowercases words once per distinct word, not the tokenizer
+/// once per occurrence (`Tokenizer::without_lowercasing`).
 pub fn count_words(
     data: &[u8],
     range: Range<usize>,
     tokenizer: Tokenizer,
     table: &mut WordCounts,
 ) -> Result<(), InvalidUtf8> {
-    let mut counter = table.counter();
-    tokenizer.words(data, range, |head, word| {
+    let (tokenizer, lowercase) = tokenizer.without_lowercasing();
+    let mut counter = table.counter(lowercase);
+    let counted = tokenizer.words(data, range, |head, word| {
         counter.add(head, word);
-    })
+    });
+    drop(counter);
+    table.fold_capitals();
+    counted
 }
 
 /// Combining stops when, after this many words, a table holds more than half
@@ -167,11 +176,11 @@ pub fn worker(
             },
         )
         .try_for_each(|local| {
-            let local = local?;
+            let mut local = local?;
             if let Some(mut batcher) = local.direct {
                 batcher.flush(sink)?;
             }
-            route(&local.table, workers, sink)
+            route(&mut local.table, workers, sink)
         })
 }
 
@@ -193,7 +202,9 @@ fn send_split(
     sent
 }
 
-fn route(table: &WordCounts, workers: usize, sink: &impl Sink) -> Result<()> {
+/// Routes every word of a combining table to its owner.
+fn route(table: &mut WordCounts, workers: usize, sink: &impl Sink) -> Result<()> {
+    table.fold_capitals();
     let mut batcher = Batcher::new(workers);
     for (hash, word, count) in table.iter_hashed() {
         batcher.push(owner(hash, workers), word, count, sink)?;
