@@ -17,8 +17,10 @@ pub const DEFAULT_OUTPUT: &str = "resultats.txt";
 /// gone (`--heartbeat-timeout`).
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The default split size: large enough that per-split overhead vanishes,
-/// small enough that every core gets several splits of a big file.
-pub const DEFAULT_SPLIT_SIZE: u64 = 8 << 20;
+/// small enough that the threads finish their last splits together (with
+/// 8 MiB splits, one thread was often left alone with the last split:
+/// about 7 % of `count -t 2`'s counting time on 10 M distinct words).
+pub const DEFAULT_SPLIT_SIZE: u64 = 2 << 20;
 
 /// What a job counts and where its result goes.
 #[derive(Clone, Debug)]

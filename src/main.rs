@@ -200,7 +200,7 @@ struct JobArgs {
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
     /// Largest unit of parallel work, in bytes (K, M, G suffixes).
-    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = config::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "2M", value_parser = config::parse_size)]
     split_size: u64,
     /// In directories, read only files whose path below the directory
     /// matches GLOB (`*` also matches `/`); may be repeated.
