@@ -15,7 +15,7 @@ use crate::format::ResultWriter;
 use crate::histogram::Histogram;
 use crate::input;
 use crate::metrics::{JobMetrics, NodeMetrics, PhaseMetrics, micros_since};
-use crate::net::{Closed, NetEvent, Reactor, Token};
+use crate::net::{Closed, NetEvent, Reactor, Token, WakingThread};
 use crate::output::Output;
 use crate::phase::central::{self, Gather, Ranges, Redistribute};
 use crate::phase::redistribute::{self, Plan, SampleSet};
@@ -359,16 +359,9 @@ impl Master {
         gather.check(distinct, total_words)?;
         // Sorting every pair takes a while: on a thread, so that the loop
         // goes on answering heartbeats.
-        let waker = self.reactor.waker();
-        let sorting = std::thread::Builder::new()
-            .name("wordfreq-central-sort".into())
-            .spawn(move || {
-                let split = gather.split();
-                let _ = waker.wake();
-                split
-            })
+        let sorting = WakingThread::spawn("wordfreq-central-sort", self.reactor.waker(), move || gather.split())
             .map_err(|e| Error::io("cannot start the sorting thread", e))?;
-        self.wait(None, |_| sorting.is_finished())?;
+        self.wait(None, |_| sorting.is_done())?;
         let (ranges, shares) = sorting.join().map_err(|_| Error::Conservation {
             phase: Phase::Redistribute,
             detail: "sorting the gathered pairs panicked".into(),

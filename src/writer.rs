@@ -9,13 +9,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::Waker;
 
 use crate::error::{Error, Result};
 use crate::format::ResultWriter;
+use crate::net::WakingThread;
 
 /// Chunks (each one worker frame, up to about 1 MiB) queued for the thread.
 const QUEUE: usize = 4;
@@ -35,7 +35,7 @@ pub struct Writer {
     orders: Option<SyncSender<Order>>,
     /// Orders the queue had no room for yet, oldest first.
     backlog: VecDeque<Order>,
-    thread: Option<JoinHandle<Result<()>>>,
+    thread: Option<WakingThread<Result<()>>>,
     /// Signalled when the thread ends, however it ends.
     ended: Receiver<()>,
 }
@@ -46,24 +46,22 @@ impl Writer {
     pub fn spawn(mut output: ResultWriter, waker: Arc<Waker>) -> Result<Writer> {
         let (orders, inbox) = mpsc::sync_channel::<Order>(QUEUE);
         let (end, ended) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("wordfreq-writer".into())
-            .spawn(move || {
-                let result = (|| {
-                    for order in inbox {
-                        match order {
-                            Order::Write(bytes) => output.write(&bytes)?,
-                            Order::Commit => return output.commit(),
-                        }
-                        let _ = waker.wake();
+        let room = Arc::clone(&waker);
+        let thread = WakingThread::spawn("wordfreq-writer", waker, move || {
+            let result = (|| {
+                for order in inbox {
+                    match order {
+                        Order::Write(bytes) => output.write(&bytes)?,
+                        Order::Commit => return output.commit(),
                     }
-                    Ok(()) // abandoned: dropping `output` removes its temporary file
-                })();
-                let _ = waker.wake();
-                let _ = end.send(());
-                result
-            })
-            .map_err(|e| Error::io("cannot start the output thread", e))?;
+                    let _ = room.wake();
+                }
+                Ok(()) // abandoned: dropping `output` removes its temporary file
+            })();
+            let _ = end.send(());
+            result
+        })
+        .map_err(|e| Error::io("cannot start the output thread", e))?;
         Ok(Writer { orders: Some(orders), backlog: VecDeque::new(), thread: Some(thread), ended })
     }
 
@@ -105,12 +103,12 @@ impl Writer {
 
     /// True once the thread has ended (after `commit`, or after an error).
     pub fn is_done(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+        self.thread.as_ref().is_none_or(WakingThread::is_done)
     }
 
     /// The thread's outcome; call once `is_done`.
     pub fn outcome(&mut self) -> Result<()> {
-        match self.thread.take().map(JoinHandle::join) {
+        match self.thread.take().map(WakingThread::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(Error::io("writing the output", std::io::Error::other("the output thread panicked"))),
             None => Ok(()),

@@ -2,9 +2,14 @@
 //! frames, results — into a bounded channel and wake the loop's `Poll`. The
 //! bound is the backpressure: when the loop cannot take more (its write
 //! queues are full), a producer's `send` waits instead of growing memory.
+//! A `WakingThread` is one piece of work off the loop whose end wakes it.
+//! Either way the loop is woken only once what it will look for is there:
+//! woken early, it would find nothing and sleep until its next tick.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use mio::Waker;
 
@@ -41,5 +46,67 @@ impl<T> Handoff<T> {
     /// Wakes the loop without sending anything.
     pub fn wake(&self) {
         let _ = self.waker.wake();
+    }
+}
+
+/// A thread that wakes the loop when its work is done. `is_done` is true by
+/// the time the loop wakes (a thread's own end, `JoinHandle::is_finished`,
+/// comes a little after its last wake, so a loop that checked that could
+/// miss it and sleep a whole tick: 100 ms at the end of every job).
+#[derive(Debug)]
+pub struct WakingThread<T> {
+    handle: JoinHandle<T>,
+    done: Arc<AtomicBool>,
+}
+
+impl<T: Send + 'static> WakingThread<T> {
+    /// Runs `work` on a thread named `name`, then wakes `waker`.
+    pub fn spawn(name: &str, waker: Arc<Waker>, work: impl FnOnce() -> T + Send + 'static) -> std::io::Result<Self> {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        let handle = std::thread::Builder::new().name(name.into()).spawn(move || {
+            let value = work();
+            flag.store(true, Ordering::Release);
+            let _ = waker.wake();
+            value
+        })?;
+        Ok(WakingThread { handle, done })
+    }
+
+    /// True once the work is done (the thread may still be ending).
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// The work's value, waiting for the thread to end; `Err` if it panicked.
+    pub fn join(self) -> std::thread::Result<T> {
+        self.handle.join()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mio::{Events, Poll, Token};
+
+    use super::*;
+
+    #[test]
+    fn a_woken_loop_finds_the_work_done() {
+        let mut poll = Poll::new().expect("a poll");
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).expect("a waker"));
+        let mut events = Events::with_capacity(4);
+        // The loop wakes at once; a thread that is still ending must not
+        // make it look again later. Many times, as the window is short.
+        for n in 0..200 {
+            let thread = WakingThread::spawn("test", Arc::clone(&waker), move || n).expect("a thread");
+            loop {
+                poll.poll(&mut events, None).expect("poll");
+                if !events.is_empty() {
+                    break;
+                }
+            }
+            assert!(thread.is_done(), "woken before the work was done ({n})");
+            assert_eq!(thread.join().expect("no panic"), n);
+        }
     }
 }

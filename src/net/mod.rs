@@ -9,6 +9,6 @@ pub mod handshake;
 pub mod mesh;
 pub mod reactor;
 
-pub use handoff::Handoff;
+pub use handoff::{Handoff, WakingThread};
 pub use mio::Token;
 pub use reactor::{Closed, NetEvent, Reactor};
