@@ -49,10 +49,11 @@ impl<T> Handoff<T> {
     }
 }
 
-/// A thread that wakes the loop when its work is done. `is_done` is true by
-/// the time the loop wakes (a thread's own end, `JoinHandle::is_finished`,
-/// comes a little after its last wake, so a loop that checked that could
-/// miss it and sleep a whole tick: 100 ms at the end of every job).
+/// A thread that wakes the loop when its work is done, or has panicked.
+/// `is_done` is true by the time the loop wakes (a thread's own end,
+/// `JoinHandle::is_finished`, comes a little after its last wake, so a loop
+/// that checked that could miss it and sleep a whole tick: 100 ms at the
+/// end of every job).
 #[derive(Debug)]
 pub struct WakingThread<T> {
     handle: JoinHandle<T>,
@@ -65,10 +66,9 @@ impl<T: Send + 'static> WakingThread<T> {
         let done = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&done);
         let handle = std::thread::Builder::new().name(name.into()).spawn(move || {
-            let value = work();
-            flag.store(true, Ordering::Release);
-            let _ = waker.wake();
-            value
+            // Dropped after `work` returns or while it unwinds.
+            let _done = Done { flag, waker };
+            work()
         })?;
         Ok(WakingThread { handle, done })
     }
@@ -81,6 +81,19 @@ impl<T: Send + 'static> WakingThread<T> {
     /// The work's value, waiting for the thread to end; `Err` if it panicked.
     pub fn join(self) -> std::thread::Result<T> {
         self.handle.join()
+    }
+}
+
+/// Says a `WakingThread`'s work is over, then wakes the loop.
+struct Done {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        let _ = self.waker.wake();
     }
 }
 
@@ -99,14 +112,29 @@ mod tests {
         // make it look again later. Many times, as the window is short.
         for n in 0..200 {
             let thread = WakingThread::spawn("test", Arc::clone(&waker), move || n).expect("a thread");
-            loop {
-                poll.poll(&mut events, None).expect("poll");
-                if !events.is_empty() {
-                    break;
-                }
-            }
+            wait_for_wake(&mut poll, &mut events);
             assert!(thread.is_done(), "woken before the work was done ({n})");
             assert_eq!(thread.join().expect("no panic"), n);
         }
+    }
+
+    #[test]
+    fn work_that_panics_still_wakes_the_loop_and_is_done() {
+        let mut poll = Poll::new().expect("a poll");
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).expect("a waker"));
+        // The loop keeps its waker, as a reactor does (an eventfd closed
+        // with its last handle takes its pending event with it).
+        let thread =
+            WakingThread::spawn("test", Arc::clone(&waker), || -> u32 { panic!("on purpose") }).expect("a thread");
+        wait_for_wake(&mut poll, &mut Events::with_capacity(4));
+        assert!(thread.is_done());
+        assert!(thread.join().is_err());
+    }
+
+    /// Polls until the waker's event comes; fails (never hangs) if it does
+    /// not come within 10 s.
+    fn wait_for_wake(poll: &mut Poll, events: &mut Events) {
+        poll.poll(events, Some(std::time::Duration::from_secs(10))).expect("poll");
+        assert!(!events.is_empty(), "the loop was never woken");
     }
 }
